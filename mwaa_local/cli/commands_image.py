@@ -1,0 +1,59 @@
+"""`mwaa-local build-image`."""
+
+from pathlib import Path
+
+import click
+from rich.live import Live
+from rich.text import Text
+
+from mwaa_local.cli.commands_settings import Project
+from mwaa_local.cli.output import err, out
+from mwaa_local.runtime.engine import docker_client
+from mwaa_local.runtime.image import ImageBuild, build_image, find_ca_bundle
+from mwaa_local.spec import versions
+
+
+@click.command("build-image")
+@click.option("--airflow-version", help="An MWAA Airflow version (default: the settings').")
+@click.option("--base-image", help="Base image (default: Amazon Linux 2023, as on MWAA).")
+@click.option(
+    "--ca-bundle",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="PEM CA bundle for TLS-inspecting networks (default: $SSL_CERT_FILE and friends).",
+)
+@click.option("--quiet", "-q", is_flag=True, help="Do not show the build log.")
+@click.pass_obj
+def build_image_command(
+    project: Project,
+    airflow_version: str | None,
+    base_image: str | None,
+    ca_bundle: Path | None,
+    quiet: bool,
+) -> None:
+    """Build the MWAA-shaped Airflow image for one Airflow version."""
+    environment = project.environment
+    build = ImageBuild(
+        version=versions.airflow_version(airflow_version)
+        if airflow_version
+        else environment.airflow_version,
+        base_image=base_image or environment.local.base_image,
+        ca_bundle=find_ca_bundle(ca_bundle or environment.local.ca_bundle),
+        constraints_mirror=environment.local.constraints_mirror,
+    )
+    err.print(
+        f"Building {build.tag} (Airflow {build.version.airflow}, Python {build.version.python}) "
+        f"on {build.base_image}"
+    )
+    client = docker_client()
+    if quiet:
+        built = build_image(client, build, project.cache_dir)
+    else:
+        with Live(Text(""), console=err, transient=True, refresh_per_second=8) as live:
+            built = build_image(
+                client, build, project.cache_dir, lambda line: live.update(Text(line[-160:]))
+            )
+    state = "unchanged (layer cache)" if built.cached else "built"
+    out.print(f"{built.tag} {state} in {built.seconds:.1f} s ({built.id[7:19]})")
+
+
+COMMANDS = [build_image_command]

@@ -1,0 +1,48 @@
+"""The `mwaa-local` command group."""
+
+from pathlib import Path
+
+import click
+
+from mwaa_local import __version__
+from mwaa_local.cli import commands_image, commands_settings
+from mwaa_local.cli.output import render_error
+from mwaa_local.errors import MwaaLocalError
+
+
+class Group(click.Group):
+    """Renders MwaaLocalError as a message and a hint, without a traceback, and exits non-zero."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except MwaaLocalError as e:
+            render_error(e)
+            ctx.exit(e.exit_code)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--project-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    show_default=True,
+    envvar="MWAA_LOCAL_PROJECT_DIR",
+    help="The project folder: dags/, plugins/, requirements/, startup/ and mwaa-local.yaml.",
+)
+@click.option(
+    "--settings",
+    "settings_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The settings file (default: PROJECT_DIR/mwaa-local.yaml).",
+)
+@click.version_option(__version__, prog_name="mwaa-local")
+@click.pass_context
+def cli(ctx: click.Context, project_dir: Path, settings_file: Path | None) -> None:
+    """A local Amazon MWAA: an MWAA-shaped Celery stack that starts the way MWAA starts."""
+    ctx.obj = commands_settings.Project(project_dir, settings_file)
+
+
+for command in commands_settings.COMMANDS + commands_image.COMMANDS:
+    cli.add_command(command)

@@ -1,0 +1,26 @@
+"""How the CLI speaks: rich on stderr for progress and errors, plain stdout for results."""
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+
+from mwaa_local.errors import MwaaLocalError
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def render_error(error: MwaaLocalError) -> None:
+    err.print(f"[bold red]Error:[/] {error.message}", markup=True, highlight=False)
+    if error.hint:
+        err.print(f"[yellow]Hint:[/] {error.hint}")
+
+
+def warn(message: str) -> None:
+    err.print(f"[yellow]Warning:[/] {message}")

@@ -1,0 +1,1 @@
+"""What MWAA DOES when a component starts; pure Python, testable without Docker."""

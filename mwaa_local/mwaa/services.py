@@ -1,0 +1,80 @@
+"""Waiting for the metadata database and the Celery broker, with a bounded, logged retry.
+
+MWAA's own entrypoint retries the database before it starts a component
+(anchor-amazon-mwaa-docker-images.md 3.7); the components would otherwise crash-loop while
+Postgres initialises.
+"""
+
+import logging
+import socket
+import time
+from collections.abc import Callable
+from urllib.parse import unquote, urlsplit
+
+from mwaa_local.errors import MwaaLocalError
+
+log = logging.getLogger("mwaa-local")
+
+
+def wait_for(what: str, check: Callable[[], None], timeout: float, interval: float = 1.0) -> None:
+    """Call `check` until it stops raising, logging each failure, for at most `timeout` s."""
+    deadline = time.monotonic() + timeout
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            check()
+        except Exception as e:  # any failure is a reason to retry until the deadline
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise MwaaLocalError(
+                    f"{what} did not answer within {timeout:.0f} s ({attempt} attempts): {e}"
+                ) from e
+            log.info("waiting for %s (attempt %d): %s", what, attempt, e)
+            time.sleep(min(interval, remaining))
+            interval = min(interval * 1.5, 5.0)
+        else:
+            log.info("%s is ready (attempt %d)", what, attempt)
+            return
+
+
+def check_database(url: str) -> None:
+    """Connect to the Postgres metadata database named by a SQLAlchemy URL and run SELECT 1."""
+    import psycopg2  # installed with the postgres provider; imported late for host-side tests
+
+    parts = urlsplit(url)
+    connection = psycopg2.connect(
+        host=parts.hostname,
+        port=parts.port or 5432,
+        user=unquote(parts.username or ""),
+        password=unquote(parts.password or ""),
+        dbname=parts.path.lstrip("/"),
+        connect_timeout=5,
+    )
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    finally:
+        connection.close()
+
+
+def check_redis(url: str) -> None:
+    """Send PING (after AUTH when the URL has a password) and expect +PONG."""
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port or 6379), timeout=5) as s:
+        if parts.password:
+            s.sendall(_command("AUTH", unquote(parts.password)))
+            _expect(s, b"+OK")
+        s.sendall(_command("PING"))
+        _expect(s, b"+PONG")
+
+
+def _command(*words: str) -> bytes:
+    encoded = [w.encode() for w in words]
+    return b"*%d\r\n" % len(encoded) + b"".join(b"$%d\r\n%s\r\n" % (len(w), w) for w in encoded)
+
+
+def _expect(s: socket.socket, reply: bytes) -> None:
+    answer = s.recv(256).strip()
+    if not answer.startswith(reply):
+        raise ConnectionError(f"Redis answered {answer[:80]!r}")

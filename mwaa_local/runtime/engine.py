@@ -1,0 +1,29 @@
+"""The Docker engine connection, with an error that says how to start one."""
+
+import os
+
+import docker.errors
+
+import docker
+from mwaa_local.errors import DockerUnavailableError
+
+
+def docker_client() -> docker.DockerClient:
+    """A client for the engine named by DOCKER_HOST (or the default socket) that answers a ping."""
+    where = os.environ.get("DOCKER_HOST", "the default socket (unix:///var/run/docker.sock)")
+    try:
+        client = docker.from_env(timeout=300)
+        client.ping()
+    except docker.errors.DockerException as e:
+        raise DockerUnavailableError(
+            f"No Docker engine answers at {where}: {_reason(e)}",
+            hint="Start Docker (Docker Desktop, `sudo systemctl start docker`, or "
+            "`sudo dockerd &`) or point DOCKER_HOST at a running engine.",
+        ) from e
+    return client
+
+
+def _reason(error: Exception) -> str:
+    text = str(error)
+    # The SDK wraps the socket error several times; the innermost part is the useful one.
+    return text.rsplit(": ", 1)[-1].strip("()'\" ") or type(error).__name__

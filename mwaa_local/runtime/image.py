@@ -1,0 +1,188 @@
+"""The mwaa-local Airflow image: stage the build context, build it, and find it again.
+
+One image per Airflow version (`mwaa-local/airflow:<version>`), labelled with its Airflow and
+Python versions and its base image. Docker's layer cache makes a rebuild with nothing changed a
+no-op; the context is staged so that unchanged inputs give byte-identical files.
+"""
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker.errors
+
+import docker
+import mwaa_local
+from mwaa_local.errors import ImageBuildError, MwaaLocalError
+from mwaa_local.mwaa.constraints import essential_constraints, official_constraints
+from mwaa_local.spec.versions import AirflowVersion
+
+IMAGE_REPOSITORY = "mwaa-local/airflow"
+LABEL_PREFIX = "io.github.mwaa-local"
+DEFAULT_BASE_IMAGE = "public.ecr.aws/amazonlinux/amazonlinux:2023"
+
+# Where a CA bundle for TLS-inspecting networks is looked for when none is given, in this order.
+CA_BUNDLE_VARIABLES = (
+    "SSL_CERT_FILE",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "PIP_CERT",
+    "AWS_CA_BUNDLE",
+)
+
+
+@dataclass(frozen=True)
+class ImageBuild:
+    version: AirflowVersion
+    base_image: str = DEFAULT_BASE_IMAGE
+    ca_bundle: Path | None = None
+    constraints_mirror: str | None = None
+
+    @property
+    def tag(self) -> str:
+        return image_tag(self.version)
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    tag: str
+    id: str
+    seconds: float
+    cached: bool
+
+
+def image_tag(version: AirflowVersion) -> str:
+    return f"{IMAGE_REPOSITORY}:{version.airflow}"
+
+
+def airflow_packages(version: AirflowVersion) -> list[str]:
+    """What MWAA's base image installs: Airflow with Celery and StatsD, and its base providers."""
+    return [f"apache-airflow[celery,statsd]=={version.airflow}"] + [
+        f"apache-airflow-providers-{name}" for name in version.providers
+    ]
+
+
+def find_ca_bundle(given: str | Path | None, environ: dict[str, str] | None = None) -> Path | None:
+    """The CA bundle to trust in the image: the one given, else the first usual variable set."""
+    environ = os.environ if environ is None else environ
+    candidates = [("--ca-bundle", given)] if given else []
+    candidates += [(name, environ.get(name)) for name in CA_BUNDLE_VARIABLES]
+    for source, value in candidates:
+        if not value:
+            continue
+        path = Path(value).expanduser()
+        if path.is_file():
+            return path
+        if source == "--ca-bundle":
+            raise MwaaLocalError(f"CA bundle {path} (from {source}) is not a file.")
+    return None
+
+
+def docker_dir() -> Path:
+    path = Path(mwaa_local.__file__).resolve().parent.parent / "docker"
+    if not (path / "Dockerfile").is_file():
+        raise MwaaLocalError(
+            f"The image sources are missing (no {path / 'Dockerfile'}).",
+            hint="Install mwaa-local from its source checkout: pip install -e .",
+        )
+    return path
+
+
+def stage_build_context(build: ImageBuild, cache_dir: Path, into: Path) -> None:
+    """Write everything the Dockerfile copies into `into`."""
+    for item in docker_dir().iterdir():
+        if item.is_file():
+            shutil.copy2(item, into / item.name)
+    constraints = official_constraints(
+        build.version, build.constraints_mirror, cache_dir / "constraints", build.ca_bundle
+    )
+    (into / "constraints.txt").write_text(constraints)
+    (into / "mwaa-essential-constraints.txt").write_text(essential_constraints(build.version))
+    bundle = build.ca_bundle.read_bytes() if build.ca_bundle else b""
+    (into / "ca-bundle.pem").write_bytes(bundle)
+    package = Path(mwaa_local.__file__).resolve().parent
+    shutil.copytree(
+        package,
+        into / "python" / "mwaa_local",
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+    )
+
+
+def build_image(
+    client: docker.DockerClient,
+    build: ImageBuild,
+    cache_dir: Path,
+    on_line: Callable[[str], None] = lambda line: None,
+) -> BuiltImage:
+    """Build (or find in the layer cache) the image for `build`; `on_line` gets the build log."""
+    started = time.monotonic()
+    log: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="mwaa-local-build-") as context:
+        stage_build_context(build, cache_dir, Path(context))
+        try:
+            stream = client.api.build(
+                path=context,
+                tag=build.tag,
+                buildargs={
+                    "BASE_IMAGE": build.base_image,
+                    "PYTHON_VERSION": build.version.python,
+                    "AIRFLOW_VERSION": build.version.airflow,
+                    "AIRFLOW_PACKAGES": " ".join(airflow_packages(build.version)),
+                },
+                labels={
+                    f"{LABEL_PREFIX}.airflow-version": build.version.airflow,
+                    f"{LABEL_PREFIX}.python-version": build.version.python,
+                    f"{LABEL_PREFIX}.base-image": build.base_image,
+                },
+                rm=True,
+                forcerm=True,
+                decode=True,
+            )
+            image_id = _follow(stream, log, on_line, build)
+        except docker.errors.APIError as e:
+            raise _build_error(build, str(e.explanation or e), log) from e
+    cached = not any(line.startswith(" ---> Running in") for line in log)
+    return BuiltImage(build.tag, image_id, time.monotonic() - started, cached)
+
+
+def _follow(stream, log: list[str], on_line: Callable[[str], None], build: ImageBuild) -> str:
+    image_id = ""
+    for chunk in stream:
+        if "error" in chunk:
+            raise _build_error(build, chunk["error"].strip(), log)
+        if "aux" in chunk and "ID" in chunk["aux"]:
+            image_id = chunk["aux"]["ID"]
+        for line in chunk.get("stream", "").splitlines():
+            if line.strip():
+                log.append(line)
+                on_line(line)
+    if not image_id:
+        raise _build_error(build, "the engine reported no image id", log)
+    return image_id
+
+
+def _build_error(build: ImageBuild, reason: str, log: list[str]) -> ImageBuildError:
+    tail = "\n".join(log[-25:])
+    hint = None
+    if "pull access denied" in reason or "not found" in reason and build.base_image in reason:
+        hint = (
+            f"The base image {build.base_image} is not available to the engine: pull it, or "
+            "name a local one with --base-image or MWAA_LOCAL_BASE_IMAGE."
+        )
+    elif "CERTIFICATE_VERIFY_FAILED" in tail or "certificate verify failed" in tail.lower():
+        hint = "Downloads failed TLS verification: give your network's CA with --ca-bundle."
+    return ImageBuildError(
+        f"Building {build.tag} on {build.base_image} failed: {reason}\n{tail}".rstrip(), hint
+    )
+
+
+def find_image(client: docker.DockerClient, version: AirflowVersion):
+    """The built image for `version`, or None."""
+    try:
+        return client.images.get(image_tag(version))
+    except docker.errors.ImageNotFound:
+        return None

@@ -1,0 +1,1 @@
+"""What an environment IS: MWAA-shaped settings, the Airflow version table, environment classes."""

@@ -1,0 +1,94 @@
+"""End-to-end fixtures: a real Docker engine, images built once per run and shared.
+
+Base images default to the public Debian Python images a user would pull; CI points them at
+locally built ones (.ci/run) since no registry is reachable there.
+"""
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+
+import pytest
+
+import docker
+
+# One Airflow 2 and one Airflow 3 version, each on a base with MWAA's Python for it.
+AIRFLOW2 = "2.10.3"
+AIRFLOW3 = "3.3.1"
+BASE_IMAGES = {
+    "3.11": os.environ.get("MWAA_LOCAL_TEST_BASE_IMAGE_PY311", "python:3.11-slim-bookworm"),
+    "3.12": os.environ.get("MWAA_LOCAL_TEST_BASE_IMAGE_PY312", "python:3.12-slim-bookworm"),
+}
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def run_cli(*args: str, cwd=None, env=None, timeout: float = 900) -> Result:
+    """Run the real `mwaa-local` command in a subprocess."""
+    done = subprocess.run(
+        [sys.executable, "-m", "mwaa_local.cli", *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return Result(done.returncode, done.stdout, done.stderr)
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> docker.DockerClient:
+    client = docker.from_env()
+    client.ping()
+    return client
+
+
+@dataclass
+class BuiltImage:
+    version: str
+    python: str
+    base_image: str
+    tag: str
+    build: Result
+
+
+def _build(version: str, python: str, tmp_path_factory) -> BuiltImage:
+    base = BASE_IMAGES[python]
+    project = tmp_path_factory.mktemp(f"build-{version}")
+    result = run_cli(
+        "--project-dir",
+        str(project),
+        "build-image",
+        "--airflow-version",
+        version,
+        "--base-image",
+        base,
+        "--quiet",
+    )
+    assert result.returncode == 0, result.output
+    return BuiltImage(version, python, base, f"mwaa-local/airflow:{version}", result)
+
+
+@pytest.fixture(scope="session")
+def airflow2_image(docker_engine, tmp_path_factory) -> BuiltImage:
+    return _build(AIRFLOW2, "3.11", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def airflow3_image(docker_engine, tmp_path_factory) -> BuiltImage:
+    return _build(AIRFLOW3, "3.12", tmp_path_factory)
+
+
+@pytest.fixture(params=["airflow2_image", "airflow3_image"])
+def any_image(request) -> BuiltImage:
+    return request.getfixturevalue(request.param)

@@ -1,0 +1,63 @@
+"""`mwaa-local build-image` against a real engine: one Airflow 2 and one Airflow 3 image."""
+
+import pytest
+
+from tests.e2e.conftest import run_cli
+
+pytestmark = pytest.mark.e2e
+
+
+def test_image_runs_the_expected_airflow_and_python(any_image, docker_engine):
+    def run(*command: str) -> str:
+        return docker_engine.containers.run(any_image.tag, list(command), remove=True).decode()
+
+    assert run("airflow", "version").strip().splitlines()[-1] == any_image.version
+    assert run("python", "--version").startswith(f"Python {any_image.python}.")
+    # MWAA's layout: user airflow, AIRFLOW_HOME, packages in the airflow user's site.
+    assert run("id", "-un").strip() == "airflow"
+    assert run("sh", "-c", "echo $AIRFLOW_HOME").strip() == "/usr/local/airflow"
+    site = run("python", "-c", "import airflow; print(airflow.__file__)")
+    assert site.startswith("/usr/local/airflow/.local/lib/python")
+    providers = run(
+        "python",
+        "-c",
+        "import importlib.metadata as m; print(' '.join(sorted(d.metadata['Name'].lower() "
+        "for d in m.distributions())))",
+    ).split()
+    expected = {"amazon", "celery", "postgres", "redis"}
+    if any_image.version.startswith("3."):
+        expected |= {"standard", "fab"}
+    for name in expected:
+        assert f"apache-airflow-providers-{name}" in providers
+
+
+def test_image_is_labelled_with_its_versions(any_image, docker_engine):
+    labels = docker_engine.images.get(any_image.tag).labels
+    assert labels["io.github.mwaa-local.airflow-version"] == any_image.version
+    assert labels["io.github.mwaa-local.python-version"] == any_image.python
+    assert labels["io.github.mwaa-local.base-image"] == any_image.base_image
+
+
+def test_image_bakes_no_secrets(any_image, docker_engine):
+    out = docker_engine.containers.run(
+        any_image.tag,
+        ["sh", "-c", "ls /usr/local/airflow; env | grep -ci fernet || true"],
+        remove=True,
+    ).decode()
+    assert "airflow.cfg" not in out.split()
+    assert out.strip().splitlines()[-1] == "0"
+
+
+def test_rebuild_with_nothing_changed_is_a_cache_hit(any_image, tmp_path):
+    again = run_cli(
+        "--project-dir",
+        str(tmp_path),
+        "build-image",
+        "--airflow-version",
+        any_image.version,
+        "--base-image",
+        any_image.base_image,
+        "--quiet",
+    )
+    assert again.returncode == 0, again.output
+    assert "unchanged (layer cache)" in again.stdout

@@ -1,0 +1,90 @@
+import http.server
+import threading
+from pathlib import Path
+
+import pytest
+
+from mwaa_local.errors import ConstraintsError
+from mwaa_local.mwaa import constraints
+from mwaa_local.spec.versions import airflow_version
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "constraints"
+V = airflow_version("3.0.6")
+
+
+def test_mirror_laid_out_like_the_url(tmp_path):
+    target = tmp_path / "constraints-3.0.6" / "constraints-3.12.txt"
+    target.parent.mkdir()
+    target.write_text("apache-airflow==3.0.6\n")
+    assert constraints.official_constraints(V, tmp_path, tmp_path / "cache") == (
+        "apache-airflow==3.0.6\n"
+    )
+
+
+def test_missing_file_in_mirror_names_the_path(tmp_path):
+    with pytest.raises(ConstraintsError) as e:
+        constraints.official_constraints(V, tmp_path, tmp_path / "cache")
+    assert "constraints-3.0.6/constraints-3.12.txt" in e.value.message
+
+
+def test_cache_is_used_before_the_network(tmp_path):
+    cached = tmp_path / "constraints-3.0.6" / "constraints-3.12.txt"
+    cached.parent.mkdir()
+    cached.write_text("from-cache\n")
+    assert constraints.official_constraints(V, None, tmp_path) == "from-cache\n"
+
+
+def test_download_then_cache(tmp_path, monkeypatch):
+    served = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            served.append(self.path)
+            body = b"apache-airflow==3.0.6\n"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(
+        "mwaa_local.spec.versions.CONSTRAINTS_URL",
+        f"http://127.0.0.1:{server.server_port}/constraints-{{airflow}}/constraints-{{python}}.txt",
+    )
+    try:
+        for _ in range(2):
+            text = constraints.official_constraints(V, None, tmp_path)
+            assert text == "apache-airflow==3.0.6\n"
+    finally:
+        server.shutdown()
+    assert served == ["/constraints-3.0.6/constraints-3.12.txt"]
+    assert (tmp_path / "constraints-3.0.6" / "constraints-3.12.txt").is_file()
+
+
+def test_unreachable_url_says_how_to_use_a_mirror(tmp_path, monkeypatch):
+    monkeypatch.setattr(
+        "mwaa_local.spec.versions.CONSTRAINTS_URL",
+        "http://127.0.0.1:9/constraints-{airflow}/constraints-{python}.txt",
+    )
+    with pytest.raises(ConstraintsError) as e:
+        constraints.official_constraints(V, None, tmp_path)
+    assert "MWAA_LOCAL_CONSTRAINTS_MIRROR" in e.value.hint
+
+
+@pytest.mark.parametrize("version", ["2.9.2", "2.10.3", "2.11.2", "3.0.6", "3.3.1"])
+def test_essential_pins_fix_airflow_itself(version):
+    text = constraints.essential_constraints(airflow_version(version))
+    assert f"apache-airflow=={version}" in text.splitlines()
+    assert any(line.startswith("celery==") for line in text.splitlines())
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="shared/constraints is not beside the checkout")
+def test_shared_mirror_holds_every_supported_version():
+    from mwaa_local.spec.versions import SUPPORTED
+
+    for version in SUPPORTED:
+        assert constraints.official_constraints(version, SHARED, Path("/nonexistent"))

@@ -1,0 +1,70 @@
+from pathlib import Path
+
+import pytest
+
+from mwaa_local.errors import MwaaLocalError
+from mwaa_local.runtime import image
+from mwaa_local.spec.versions import airflow_version
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "constraints"
+
+
+def mirror(tmp_path: Path, version: str, python: str) -> Path:
+    path = tmp_path / "mirror" / f"constraints-{version}" / f"constraints-{python}.txt"
+    path.parent.mkdir(parents=True)
+    path.write_text(f"apache-airflow=={version}\n")
+    return tmp_path / "mirror"
+
+
+def test_context_holds_dockerfile_constraints_package_and_ca(tmp_path):
+    bundle = tmp_path / "corp.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    build = image.ImageBuild(
+        airflow_version("2.10.3"),
+        "local/debian:bookworm",
+        bundle,
+        str(mirror(tmp_path, "2.10.3", "3.11")),
+    )
+    context = tmp_path / "context"
+    context.mkdir()
+    image.stage_build_context(build, tmp_path / "cache", context)
+    assert (context / "Dockerfile").is_file()
+    assert (context / "bootstrap-os.sh").is_file()
+    assert (context / "constraints.txt").read_text() == "apache-airflow==2.10.3\n"
+    assert "apache-airflow==2.10.3" in (context / "mwaa-essential-constraints.txt").read_text()
+    assert (context / "ca-bundle.pem").read_text() == bundle.read_text()
+    assert (context / "python" / "mwaa_local" / "entrypoint.py").is_file()
+    assert not list(context.rglob("__pycache__"))
+
+
+def test_no_ca_bundle_gives_an_empty_file(tmp_path):
+    build = image.ImageBuild(
+        airflow_version("3.0.6"), "x", None, str(mirror(tmp_path, "3.0.6", "3.12"))
+    )
+    context = tmp_path / "context"
+    context.mkdir()
+    image.stage_build_context(build, tmp_path / "cache", context)
+    assert (context / "ca-bundle.pem").read_bytes() == b""
+
+
+def test_ca_bundle_from_the_usual_variables(tmp_path):
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("x")
+    assert image.find_ca_bundle(None, {"REQUESTS_CA_BUNDLE": str(bundle)}) == bundle
+    assert image.find_ca_bundle(None, {"SSL_CERT_FILE": str(tmp_path / "gone")}) is None
+    assert image.find_ca_bundle(bundle, {"SSL_CERT_FILE": "/elsewhere"}) == bundle
+    with pytest.raises(MwaaLocalError):
+        image.find_ca_bundle(tmp_path / "missing.pem", {})
+
+
+def test_packages_are_mwaa_base_providers():
+    packages = image.airflow_packages(airflow_version("3.3.1"))
+    assert packages[0] == "apache-airflow[celery,statsd]==3.3.1"
+    assert set(packages[1:]) == {
+        f"apache-airflow-providers-{p}"
+        for p in ("amazon", "celery", "postgres", "redis", "standard", "fab")
+    }
+
+
+def test_one_tag_per_airflow_version():
+    assert image.image_tag(airflow_version("2.11.0")) == "mwaa-local/airflow:2.11.0"
