@@ -3,6 +3,8 @@
 #   local/debian:bookworm       debootstrap minbase (Python 3.11 from apt: MWAA's Python up to 2.10.3)
 #   local/python:3.12-bookworm  the same plus CPython 3.12 in /usr/local, like the official python:3.12
 #                               images (Debian ships no 3.12; we copy the machine's pyenv build)
+#   local/postgres:15, local/redis:7
+#                               stand-ins for the official postgres and redis images
 # Each image is skipped when present, so repeated runs cost nothing.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -37,3 +39,11 @@ if ! have local/python:3.12-bookworm; then
   docker build -q -t local/python:3.12-bookworm "$ctx" >/dev/null
   rm -rf "$ctx"
 fi
+
+for image in postgres:15 redis:7; do
+  name=${image%%:*}
+  if ! have "local/$image"; then
+    echo "base-images: local/$image"
+    docker build -q -t "local/$image" -f "$here/base-images/$name.Dockerfile" "$here/base-images" >/dev/null
+  fi
+done

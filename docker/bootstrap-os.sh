@@ -46,7 +46,7 @@ ln -sf "$system_bundle" "$home/ca-certificates.crt"
 id airflow >/dev/null 2>&1 || useradd --create-home --home-dir /usr/local/airflow --shell /bin/bash airflow
 echo 'airflow ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/airflow
 chmod 0440 /etc/sudoers.d/airflow
-mkdir -p /usr/local/airflow/.local/etc /usr/local/airflow/dags /usr/local/airflow/plugins \
+mkdir -p /usr/local/airflow/.local/etc /usr/local/airflow/dags /usr/local/airflow/plugins /usr/local/airflow/logs \
   /usr/local/airflow/requirements /usr/local/airflow/startup
 chown -R airflow /usr/local/airflow
 
@@ -56,8 +56,3 @@ chown -R airflow /usr/local/airflow
 ln -sf "$home/uv/bin/uv" "$home/bin/uv"
 ln -sf "$(command -v "$python")" "$home/bin/python3"
 ln -sf "$(command -v "$python")" "$home/bin/python"
-cat > "$home/bin/mwaa-local-entrypoint" <<SH
-#!/bin/sh
-exec $(command -v "$python") -m mwaa_local.entrypoint "\$@"
-SH
-chmod 0755 "$home/bin/mwaa-local-entrypoint"

@@ -32,19 +32,30 @@ def build_image_command(
 ) -> None:
     """Build the MWAA-shaped Airflow image for one Airflow version."""
     environment = project.environment
+    version = versions.airflow_version(airflow_version) if airflow_version else None
+    build_for(project, version or environment.airflow_version, base_image, ca_bundle, quiet)
+
+
+def build_for(
+    project: Project,
+    version: versions.AirflowVersion,
+    base_image: str | None = None,
+    ca_bundle: Path | None = None,
+    quiet: bool = False,
+) -> None:
+    """Build the image for `version` with the project's settings, showing the build log."""
+    local = project.environment.local
     build = ImageBuild(
-        version=versions.airflow_version(airflow_version)
-        if airflow_version
-        else environment.airflow_version,
-        base_image=base_image or environment.local.base_image,
-        ca_bundle=find_ca_bundle(ca_bundle or environment.local.ca_bundle),
-        constraints_mirror=environment.local.constraints_mirror,
+        version=version,
+        base_image=base_image or local.base_image,
+        ca_bundle=find_ca_bundle(ca_bundle or local.ca_bundle),
+        constraints_mirror=local.constraints_mirror,
     )
+    client = docker_client()
     err.print(
         f"Building {build.tag} (Airflow {build.version.airflow}, Python {build.version.python}) "
         f"on {build.base_image}"
     )
-    client = docker_client()
     if quiet:
         built = build_image(client, build, project.cache_dir)
     else:

@@ -52,3 +52,26 @@ def option_env_name(option: str) -> str:
 def configuration_options_as_env(options: Mapping[str, str]) -> dict[str, str]:
     """The environment variables MWAA attaches to each container for AirflowConfigurationOptions."""
     return {option_env_name(option): str(value) for option, value in options.items()}
+
+
+# mwaa-behaviour.md 4.4: MWAA's documented overrides of Airflow's defaults, which the user's
+# AirflowConfigurationOptions may change.
+MWAA_DEFAULT_OPTIONS: dict[str, str] = {
+    "core.parallelism": "10000",
+    "core.max_active_tasks_per_dag": "10000",
+    "celery.sync_parallelism": "1",
+    "scheduler.task_queued_timeout": "1800",
+    "usage_data_collection.enabled": "False",
+    "secrets.connections_lookup_pattern": "^(?!aws_default$).*$",
+    "core.load_examples": "False",
+}
+
+
+def env_file_text(variables: Mapping[str, str]) -> str:
+    """An env file Docker and compose both read: KEY=value, one per line, no quoting."""
+    lines = []
+    for key, value in variables.items():
+        if "\n" in value:
+            raise MwaaLocalError(f"{key} holds a line break, which an env file cannot carry.")
+        lines.append(f"{key}={value}")
+    return "\n".join(lines) + "\n"

@@ -23,7 +23,15 @@ def docker_client() -> docker.DockerClient:
     return client
 
 
-def _reason(error: Exception) -> str:
-    text = str(error)
-    # The SDK wraps the socket error several times; the innermost part is the useful one.
-    return text.rsplit(": ", 1)[-1].strip("()'\" ") or type(error).__name__
+def _reason(error: BaseException) -> str:
+    # The SDK wraps the socket error in several layers; the innermost OSError says what happened.
+    seen = error
+    while seen.__cause__ or seen.__context__:
+        seen = seen.__cause__ or seen.__context__
+        if isinstance(seen, OSError) and seen.strerror:
+            return seen.strerror
+    for arg in getattr(error, "args", ()):
+        for inner in getattr(arg, "args", ()):
+            if isinstance(inner, OSError) and inner.strerror:
+                return inner.strerror
+    return str(error)

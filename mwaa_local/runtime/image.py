@@ -94,9 +94,7 @@ def docker_dir() -> Path:
 
 def stage_build_context(build: ImageBuild, cache_dir: Path, into: Path) -> None:
     """Write everything the Dockerfile copies into `into`."""
-    for item in docker_dir().iterdir():
-        if item.is_file():
-            shutil.copy2(item, into / item.name)
+    shutil.copytree(docker_dir(), into, dirs_exist_ok=True)
     constraints = official_constraints(
         build.version, build.constraints_mirror, cache_dir / "constraints", build.ca_bundle
     )

@@ -1,0 +1,1 @@
+"""The S3 stand-in: the bucket's content, its object versions, and DAG sync."""

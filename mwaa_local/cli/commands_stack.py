@@ -1,0 +1,200 @@
+"""The commands users run all day: start, stop, restart, status, logs, reset-db, shell, airflow."""
+
+import contextlib
+import sys
+import time
+from collections.abc import Mapping
+
+import click
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from mwaa_local.cli.commands_image import build_for
+from mwaa_local.cli.commands_settings import Project
+from mwaa_local.cli.output import err, out, print_json
+from mwaa_local.errors import MwaaLocalError
+from mwaa_local.runtime.engine import docker_client
+from mwaa_local.runtime.image import find_image
+from mwaa_local.runtime.stack import ServiceState, Stack, environment_status
+
+
+def open_stack(project: Project) -> Stack:
+    return Stack(project.environment, docker_client())
+
+
+def progress_line(states: Mapping[str, ServiceState]) -> Text:
+    parts = []
+    for service, state in sorted(states.items()):
+        word = "ready" if state.ready else (state.health or state.status)
+        parts.append(f"{service} {word}")
+    return Text("starting: " + ", ".join(parts))
+
+
+def start_stack(stack: Stack, timeout: float) -> float:
+    """Bring the stack up and wait until every component is ready; return the seconds taken."""
+    started = time.monotonic()
+    stack.up()
+    with Live(Text("starting"), console=err, transient=True, refresh_per_second=4) as live:
+        stack.wait_until_ready(timeout, lambda states: live.update(progress_line(states)))
+    return time.monotonic() - started
+
+
+@click.command("start")
+@click.option("--foreground", is_flag=True, help="Follow the logs after start; Ctrl-C stops.")
+@click.option("--timeout", default=600, show_default=True, help="Seconds to wait for health.")
+@click.pass_obj
+def start_command(project: Project, foreground: bool, timeout: int) -> None:
+    """Start the environment and wait until every component is healthy."""
+    environment = project.environment
+    stack = open_stack(project)
+    if find_image(stack.client, environment.airflow_version) is None:
+        build_for(project, environment.airflow_version)
+    seconds = start_stack(stack, timeout)
+    username, password = stack.admin_credentials()
+    local = environment.local
+    out.print(f"Environment {environment.name} is AVAILABLE ({seconds:.1f} s).")
+    out.print(f"  Airflow UI: http://{local.bind_address}:{local.webserver_port}")
+    out.print(f"  Login:      {username} / {password}")
+    if foreground:
+        try:
+            stack.compose("logs", "--follow", "--tail", "0", capture=False, check=False)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            err.print("Stopping (the metadata database is kept) ...")
+            stack.stop()
+
+
+@click.command("stop")
+@click.pass_obj
+def stop_command(project: Project) -> None:
+    """Stop the environment; the metadata database is kept."""
+    stack = open_stack(project)
+    stack.stop()
+    out.print(f"Environment {project.environment.name} stopped; its database is kept.")
+
+
+@click.command("restart")
+@click.argument("component", required=False)
+@click.option("--timeout", default=600, show_default=True, help="Seconds to wait for health.")
+@click.pass_obj
+def restart_command(project: Project, component: str | None, timeout: int) -> None:
+    """Restart one component (or all) and wait until it is healthy again."""
+    stack = open_stack(project)
+    services = (stack.check_service(component),) if component else ()
+    stack.restart(services)
+    with Live(Text("restarting"), console=err, transient=True, refresh_per_second=4) as live:
+        stack.wait_until_ready(timeout, lambda states: live.update(progress_line(states)))
+    out.print(f"Restarted {component or 'every component'}.")
+
+
+@click.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def status_command(project: Project, as_json: bool) -> None:
+    """Each component's state and health, and the environment's status in MWAA's words."""
+    stack = open_stack(project)
+    states = stack.states()
+    status = environment_status(stack.environment, states)
+    if as_json:
+        print_json(
+            {
+                "Name": stack.environment.name,
+                "Status": status,
+                "AirflowVersion": stack.environment.airflow_version.airflow,
+                "Components": {
+                    s.service: {
+                        "State": s.status,
+                        "Health": s.health,
+                        "ExitCode": s.exit_code,
+                        "RestartCount": s.restarts,
+                        "Container": s.container,
+                    }
+                    for s in states.values()
+                },
+            }
+        )
+        return
+    out.print(f"Environment {stack.environment.name}: {status}")
+    table = Table("Component", "State", "Health", "Restarts")
+    for state in sorted(states.values(), key=lambda s: s.service):
+        table.add_row(state.service, state.status, state.health or "-", str(state.restarts))
+    out.print(table)
+
+
+@click.command("logs")
+@click.argument("component", required=False)
+@click.option("--follow", "-f", is_flag=True, help="Keep following new lines.")
+@click.option("--tail", default="200", show_default=True, help="Lines per component ('all').")
+@click.pass_obj
+def logs_command(project: Project, component: str | None, follow: bool, tail: str) -> None:
+    """Show the logs of one component, or of all."""
+    stack = open_stack(project)
+    args = ["logs", "--tail", tail] + (["--follow"] if follow else [])
+    args += [stack.check_service(component)] if component else []
+    with contextlib.suppress(KeyboardInterrupt):
+        stack.compose(*args, capture=False)
+
+
+@click.command("reset-db")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--timeout", default=600, show_default=True, help="Seconds to wait for health.")
+@click.pass_obj
+def reset_db_command(project: Project, yes: bool, timeout: int) -> None:
+    """Delete the metadata database (run history, connections, variables) and start afresh."""
+    name = project.environment.name
+    if not yes and not click.confirm(
+        f"Delete the metadata database of {name}? Run history, connections and variables are lost.",
+        default=False,
+    ):
+        raise MwaaLocalError("Nothing was deleted.")
+    stack = open_stack(project)
+    was_running = stack.is_running()
+    stack.remove_database()
+    out.print(f"Deleted the metadata database of {name}.")
+    if was_running:
+        seconds = start_stack(stack, timeout)
+        out.print(
+            f"Environment {name} is AVAILABLE again with an empty database ({seconds:.1f} s)."
+        )
+
+
+@click.command("shell")
+@click.argument("component", default="scheduler")
+@click.pass_obj
+def shell_command(project: Project, component: str) -> None:
+    """Open a bash shell in a component's container (default: scheduler)."""
+    stack = open_stack(project)
+    args = ["exec"] + ([] if sys.stdin.isatty() else ["-T"])
+    stack.compose(*args, stack.check_service(component), "bash", capture=False, check=False)
+
+
+@click.command(
+    "airflow",
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_obj
+def airflow_command(project: Project, args: tuple[str, ...]) -> None:
+    """Run an Airflow CLI command inside the running stack (its database, its config)."""
+    stack = open_stack(project)
+    if not stack.is_running():
+        raise MwaaLocalError(
+            f"Environment {project.environment.name} is not running.",
+            hint="Start it first: mwaa-local start",
+        )
+    code = stack.exec_airflow(args)
+    sys.exit(code)
+
+
+COMMANDS = [
+    start_command,
+    stop_command,
+    restart_command,
+    status_command,
+    logs_command,
+    reset_db_command,
+    shell_command,
+    airflow_command,
+]

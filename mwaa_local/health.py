@@ -1,0 +1,96 @@
+"""In-container health checks: `mwaa-local-health <component>` exits 0 when it is healthy.
+
+web/api: Airflow's HTTP health endpoint; scheduler, triggerer, dag-processor: a recent job
+heartbeat from this host in the metadata database; worker: a Celery ping to this worker.
+Each check is cheap (no `import airflow`), since it runs every few seconds.
+"""
+
+import json
+import os
+import socket
+import sys
+import urllib.request
+from urllib.parse import unquote, urlsplit
+
+HEARTBEAT_THRESHOLD_SECONDS = 30
+JOB_TYPES = {
+    "scheduler": "SchedulerJob",
+    "triggerer": "TriggererJob",
+    "dag-processor": "DagProcessorJob",
+}
+HEALTH_URLS = {
+    "webserver": "http://127.0.0.1:8080/health",
+    "api-server": "http://127.0.0.1:8080/api/v2/monitor/health",
+}
+
+
+def check_http(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        body = json.loads(response.read())
+    status = body.get("metadatabase", {}).get("status")
+    if status != "healthy":
+        raise RuntimeError(f"metadatabase is {status}")
+    return "metadatabase healthy"
+
+
+def check_heartbeat(job_type: str) -> str:
+    import psycopg2
+
+    url = urlsplit(os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+    connection = psycopg2.connect(
+        host=url.hostname,
+        port=url.port or 5432,
+        user=unquote(url.username or ""),
+        password=unquote(url.password or ""),
+        dbname=url.path.lstrip("/"),
+        connect_timeout=5,
+    )
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT EXTRACT(EPOCH FROM now() - max(latest_heartbeat)) FROM job "
+                "WHERE job_type = %s AND hostname = %s AND state = 'running'",
+                (job_type, socket.getfqdn()),
+            )
+            (age,) = cursor.fetchone()
+    finally:
+        connection.close()
+    if age is None:
+        raise RuntimeError(f"no running {job_type} on {socket.getfqdn()}")
+    if age > HEARTBEAT_THRESHOLD_SECONDS:
+        raise RuntimeError(f"last {job_type} heartbeat {age:.0f} s ago")
+    return f"{job_type} heartbeat {age:.1f} s ago"
+
+
+def check_worker() -> str:
+    from celery import Celery
+
+    app = Celery(broker=os.environ["AIRFLOW__CELERY__BROKER_URL"])
+    name = f"celery@{socket.gethostname()}"
+    replies = app.control.ping(destination=[name], timeout=5)
+    if not any(name in reply for reply in replies):
+        raise RuntimeError(f"{name} did not answer a ping")
+    return f"{name} answered a ping"
+
+
+def check(component: str) -> str:
+    if component in HEALTH_URLS:
+        return check_http(HEALTH_URLS[component])
+    if component in JOB_TYPES:
+        return check_heartbeat(JOB_TYPES[component])
+    if component == "worker":
+        return check_worker()
+    raise ValueError(f"no health check for {component!r}")
+
+
+def main(argv: list[str]) -> int:
+    try:
+        print(check(argv[0]))
+    except Exception as e:  # a health check reports every failure as "unhealthy"
+        print(f"unhealthy: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

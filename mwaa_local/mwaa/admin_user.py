@@ -1,0 +1,28 @@
+"""Create the admin login, or reset its password when it exists: `python -m
+mwaa_local.mwaa.admin_user USERNAME` with the password in MWAA_LOCAL_ADMIN_PASSWORD.
+
+MWAA signs users in through IAM; locally, Flask-AppBuilder's own login stands in (the auth manager
+MWAA keeps on Airflow 2 and 3, mwaa-behaviour.md 8.2). One process instead of two `airflow users`
+calls saves several seconds of start-up on every first start.
+"""
+
+import os
+import sys
+
+
+def ensure_admin(username: str, password: str) -> str:
+    from airflow.providers.fab.auth_manager.cli_commands.utils import get_application_builder
+
+    with get_application_builder() as appbuilder:
+        security = appbuilder.sm
+        role = security.find_role("Admin")
+        user = security.find_user(username=username)
+        if user is None:
+            security.add_user(username, "Admin", "User", f"{username}@example.com", role, password)
+            return f"created admin user {username}"
+        security.reset_password(user.id, password)
+        return f"reset the password of admin user {username}"
+
+
+if __name__ == "__main__":
+    print(ensure_admin(sys.argv[1], os.environ["MWAA_LOCAL_ADMIN_PASSWORD"]))

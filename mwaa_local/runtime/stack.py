@@ -1,0 +1,322 @@
+"""One environment's compose stack: its env files, its containers and their health.
+
+The CLI asks this module for what it needs and never reaches into Docker itself.
+"""
+
+import contextlib
+import subprocess
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker.errors
+
+import docker
+from mwaa_local.errors import MwaaLocalError
+from mwaa_local.mwaa.airflow_config import (
+    MWAA_DEFAULT_OPTIONS,
+    configuration_options_as_env,
+    env_file_text,
+)
+from mwaa_local.runtime.compose import compose_file, compose_tool
+from mwaa_local.runtime.image import image_tag
+from mwaa_local.runtime.state import Secrets, StateDir, write_private
+from mwaa_local.spec.settings import Environment
+
+ONE_SHOT_SERVICES = ("migrate-db",)
+BACKING_SERVICES = ("postgres", "redis")
+START_TIMEOUT_SECONDS = 600
+LOG_TAIL_LINES = 40
+
+
+def project_name(environment: Environment) -> str:
+    # Compose project names are lower case; MWAA names may not be.
+    return environment.name.lower()
+
+
+def airflow_services(environment: Environment) -> tuple[str, ...]:
+    return environment.airflow_version.components
+
+
+def long_running_services(environment: Environment) -> tuple[str, ...]:
+    return BACKING_SERVICES + airflow_services(environment)
+
+
+def airflow_environment(environment: Environment, secrets: Secrets) -> dict[str, str]:
+    """The Airflow containers' environment, in MWAA's precedence (mwaa-behaviour.md 1.4):
+    MWAA's defaults < AirflowConfigurationOptions < what MWAA owns (executor, database, broker,
+    keys), which no option can change."""
+    version = environment.airflow_version
+    concurrency = environment.class_spec.worker_concurrency
+    defaults = {
+        **configuration_options_as_env(MWAA_DEFAULT_OPTIONS),
+        # mwaa-behaviour.md 4.4: worker_autoscale is the class's "N,N".
+        "AIRFLOW__CELERY__WORKER_AUTOSCALE": f"{concurrency},{concurrency}",
+        "AIRFLOW_CONN_AWS_DEFAULT": "aws://",
+        # One web worker is plenty for one local user and saves memory.
+        "AIRFLOW__WEBSERVER__WORKERS": "1",
+        "AIRFLOW__API__WORKERS": "1",
+    }
+    database = f"airflow:{secrets.postgres_password}@postgres:5432/airflow"
+    owned = {
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://{database}",
+        "AIRFLOW__CELERY__BROKER_URL": "redis://redis:6379/0",
+        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://{database}",
+        "AIRFLOW__CORE__FERNET_KEY": secrets.fernet_key,
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "MWAA_LOCAL_ENVIRONMENT_NAME": environment.name,
+        "MWAA_LOCAL_DAG_S3_PATH": environment.dag_s3_path,
+        "AIRFLOW_ENV_NAME": environment.name,
+    }
+    if version.major >= 3:
+        owned |= {
+            "AIRFLOW__API__SECRET_KEY": secrets.webserver_secret_key,
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.jwt_secret,
+            # mwaa-behaviour.md 8.2: MWAA keeps Flask-AppBuilder auth on Airflow 3.
+            "AIRFLOW__CORE__AUTH_MANAGER": (
+                "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
+            ),
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": "http://api-server:8080/execution/",
+        }
+    else:
+        owned |= {
+            "AIRFLOW__WEBSERVER__SECRET_KEY": secrets.webserver_secret_key,
+            "AIRFLOW__API__AUTH_BACKENDS": (
+                "airflow.api.auth.backend.basic_auth,airflow.api.auth.backend.session"
+            ),
+        }
+    options = configuration_options_as_env(environment.airflow_configuration_options)
+    return {**defaults, **options, **owned}
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    service: str
+    container: str
+    status: str  # created, running, restarting, exited, ...
+    health: str | None  # starting, healthy, unhealthy; None without a healthcheck
+    exit_code: int
+    restarts: int
+
+    @property
+    def failed(self) -> bool:
+        if self.service in ONE_SHOT_SERVICES:
+            return self.status == "exited" and self.exit_code != 0
+        return self.status in ("exited", "dead", "restarting") or self.health == "unhealthy"
+
+    @property
+    def ready(self) -> bool:
+        if self.service in ONE_SHOT_SERVICES:
+            return self.status == "exited" and self.exit_code == 0
+        return self.status == "running" and self.health in (None, "healthy")
+
+
+class Stack:
+    def __init__(self, environment: Environment, client: docker.DockerClient) -> None:
+        self.environment = environment
+        self.client = client
+        self.project = project_name(environment)
+        self.state = StateDir.for_environment(environment.project_dir, environment.name)
+
+    # --- files -----------------------------------------------------------------------------
+
+    @property
+    def image(self) -> str:
+        return image_tag(self.environment.airflow_version)
+
+    @property
+    def profile(self) -> str:
+        return f"airflow{self.environment.airflow_version.major}"
+
+    def admin_credentials(self) -> tuple[str, str]:
+        local = self.environment.local
+        return local.admin_username, local.admin_password or self.state.secrets().admin_password
+
+    def write_env_files(self) -> None:
+        secrets = self.state.secrets()
+        local = self.environment.local
+        username, password = self.admin_credentials()
+        bucket = Path(local.bucket)
+        if not bucket.is_absolute():
+            bucket = self.environment.project_dir / bucket
+        compose_env = {
+            "COMPOSE_PROJECT_NAME": self.project,
+            "COMPOSE_PROFILES": self.profile,
+            "MWAA_LOCAL_AIRFLOW_IMAGE": self.image,
+            "MWAA_LOCAL_POSTGRES_IMAGE": local.postgres_image,
+            "MWAA_LOCAL_REDIS_IMAGE": local.redis_image,
+            "MWAA_LOCAL_BIND_ADDRESS": local.bind_address,
+            "MWAA_LOCAL_WEBSERVER_PORT": str(local.webserver_port),
+            "MWAA_LOCAL_BUCKET": str(bucket.resolve()),
+            "MWAA_LOCAL_AIRFLOW_ENV_FILE": str(self.state.airflow_env_file),
+            "MWAA_LOCAL_POSTGRES_PASSWORD": secrets.postgres_password,
+            "MWAA_LOCAL_ADMIN_USERNAME": username,
+            "MWAA_LOCAL_ADMIN_PASSWORD": password,
+        }
+        write_private(self.state.compose_env_file, env_file_text(compose_env))
+        airflow_env = airflow_environment(self.environment, secrets)
+        write_private(self.state.airflow_env_file, env_file_text(airflow_env))
+
+    # --- compose ---------------------------------------------------------------------------
+
+    def compose_command(self, *args: str) -> list[str]:
+        return [
+            *compose_tool().command,
+            "--project-name", self.project,
+            "--file", str(compose_file()),
+            "--env-file", str(self.state.compose_env_file),
+            "--profile", self.profile,
+            *args,
+        ]  # fmt: skip
+
+    def compose(self, *args: str, capture: bool = True, check: bool = True) -> str:
+        if not self.state.compose_env_file.is_file():
+            self.write_env_files()
+        done = subprocess.run(
+            self.compose_command(*args),
+            capture_output=capture,
+            text=True,
+            stdin=subprocess.DEVNULL if capture else None,
+        )
+        if check and done.returncode != 0:
+            detail = (done.stderr or done.stdout or "").strip()[-2000:] if capture else ""
+            raise MwaaLocalError(f"`{' '.join(args[:2])}` failed for {self.project}: {detail}")
+        return done.stdout or ""
+
+    def up(self, services: tuple[str, ...] = ()) -> None:
+        self.write_env_files()
+        self.compose("up", "--detach", "--remove-orphans", *services)
+
+    def stop(self) -> None:
+        """Stop every container; the metadata database volume stays."""
+        self.compose("stop")
+
+    def restart(self, services: tuple[str, ...] = ()) -> None:
+        self.compose("restart", *services)
+
+    def remove_database(self) -> None:
+        """Remove the containers and the metadata database volume (and only that volume)."""
+        self.compose("down", "--remove-orphans")
+        volume = f"{self.project}_postgres-data"
+        with contextlib.suppress(docker.errors.NotFound):
+            self.client.volumes.get(volume).remove()
+
+    # --- containers ------------------------------------------------------------------------
+
+    def containers(self) -> list:
+        label = f"com.docker.compose.project={self.project}"
+        return self.client.containers.list(all=True, filters={"label": label})
+
+    def states(self) -> dict[str, ServiceState]:
+        states = {}
+        for container in self.containers():
+            attrs = container.attrs
+            service = container.labels.get("com.docker.compose.service", container.name)
+            health = attrs["State"].get("Health")
+            states[service] = ServiceState(
+                service=service,
+                container=container.name,
+                status=attrs["State"]["Status"],
+                health=health["Status"] if health else None,
+                exit_code=attrs["State"].get("ExitCode", 0),
+                restarts=attrs.get("RestartCount", 0),
+            )
+        return states
+
+    def is_running(self) -> bool:
+        return any(s.status == "running" for s in self.states().values())
+
+    def container_for(self, service: str):
+        for container in self.containers():
+            if container.labels.get("com.docker.compose.service") == service:
+                return container
+        raise MwaaLocalError(
+            f"{service} has no container in environment {self.environment.name}.",
+            hint="Start the environment first: mwaa-local start",
+        )
+
+    def check_service(self, service: str) -> str:
+        known = long_running_services(self.environment) + ONE_SHOT_SERVICES
+        if service not in known:
+            raise MwaaLocalError(
+                f"{service!r} is not a component of this environment.",
+                hint="Components: " + ", ".join(known),
+            )
+        return service
+
+    def exec_airflow(self, args: tuple[str, ...]) -> int:
+        """Run `airflow ARGS` in the scheduler container, with the stack's settings."""
+        command = self.compose_command("exec", "-T", "scheduler", "airflow", *args)
+        return subprocess.run(command).returncode
+
+    def log_tail(self, service: str, lines: int = LOG_TAIL_LINES) -> str:
+        try:
+            container = self.container_for(service)
+        except MwaaLocalError:
+            return ""
+        return container.logs(tail=lines).decode(errors="replace")
+
+    def wait_until_ready(
+        self,
+        timeout: float = START_TIMEOUT_SECONDS,
+        on_progress: Callable[[Mapping[str, ServiceState]], None] = lambda states: None,
+    ) -> dict[str, ServiceState]:
+        """Poll until every service is ready; raise, naming the component, when one fails."""
+        expected = long_running_services(self.environment) + ONE_SHOT_SERVICES
+        deadline = time.monotonic() + timeout
+        # A component that crashed and was restarted by its restart policy has failed too.
+        restarts = {service: state.restarts for service, state in self.states().items()}
+        while True:
+            states = self.states()
+            on_progress(states)
+            for service in expected:
+                state = states.get(service)
+                if state and (state.failed or state.restarts > restarts.get(service, 0)):
+                    raise ComponentFailed(self, service, state)
+            if all(service in states and states[service].ready for service in expected):
+                return states
+            if time.monotonic() > deadline:
+                waiting = [s for s in expected if not (s in states and states[s].ready)]
+                raise ComponentFailed(self, waiting[0], states.get(waiting[0]), timed_out=timeout)
+            time.sleep(1)
+
+
+class ComponentFailed(MwaaLocalError):
+    def __init__(
+        self,
+        stack: Stack,
+        service: str,
+        state: ServiceState | None,
+        timed_out: float | None = None,
+    ) -> None:
+        self.service = service
+        if timed_out is not None:
+            what = f"{service} did not become healthy within {timed_out:.0f} s"
+        elif state and state.service in ONE_SHOT_SERVICES:
+            what = f"{service} exited with code {state.exit_code}"
+        elif state and state.health == "unhealthy":
+            what = f"{service} is unhealthy"
+        else:
+            what = f"{service} failed to start ({state.status if state else 'no container'})"
+        tail = stack.log_tail(service)
+        message = f"{what}. Last lines of its log:\n{tail}" if tail else f"{what}."
+        super().__init__(
+            message,
+            hint=f"Full log: mwaa-local logs {service}. Status: mwaa-local status.",
+        )
+
+
+def environment_status(environment: Environment, states: Mapping[str, ServiceState]) -> str:
+    """The environment's status in MWAA's words (mwaa-behaviour.md 6.3), plus STOPPED, which
+    MWAA has no word for: the containers are stopped and the database is kept."""
+    services = long_running_services(environment)
+    present = [states[s] for s in services if s in states]
+    if not any(s.status == "running" for s in present):
+        return "STOPPED"
+    if any(s.failed for s in present) or len(present) < len(services):
+        return "UNAVAILABLE"
+    if all(s.ready for s in present):
+        return "AVAILABLE"
+    return "CREATING"

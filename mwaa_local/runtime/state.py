@@ -1,0 +1,76 @@
+"""The state mwaa-local owns for one environment, under PROJECT_DIR/.mwaa-local/<Name>/.
+
+Secrets (fernet key, webserver secret key, JWT secret, database and admin passwords) are
+generated on first start and kept there with owner-only permissions; nothing is hard-coded.
+"""
+
+import base64
+import json
+import os
+import secrets
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+STATE_DIR_NAME = ".mwaa-local"
+
+
+@dataclass(frozen=True)
+class Secrets:
+    fernet_key: str
+    webserver_secret_key: str
+    jwt_secret: str
+    postgres_password: str
+    admin_password: str
+
+
+def generate_secrets() -> Secrets:
+    return Secrets(
+        # A Fernet key is 32 random bytes, url-safe base64 (what Fernet.generate_key() returns).
+        fernet_key=base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        webserver_secret_key=secrets.token_urlsafe(32),
+        jwt_secret=secrets.token_urlsafe(32),
+        postgres_password=secrets.token_urlsafe(24),
+        admin_password=secrets.token_urlsafe(12),
+    )
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to `path`, readable and writable by its owner only, from the first byte."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o600)
+
+
+@dataclass(frozen=True)
+class StateDir:
+    path: Path
+
+    @classmethod
+    def for_environment(cls, project_dir: Path, name: str) -> "StateDir":
+        return cls(project_dir.resolve() / STATE_DIR_NAME / name)
+
+    @property
+    def secrets_file(self) -> Path:
+        return self.path / "secrets.json"
+
+    @property
+    def compose_env_file(self) -> Path:
+        return self.path / "compose.env"
+
+    @property
+    def airflow_env_file(self) -> Path:
+        return self.path / "airflow.env"
+
+    def secrets(self) -> Secrets:
+        """The environment's secrets, generated and saved on first use."""
+        if self.secrets_file.is_file():
+            return Secrets(**json.loads(self.secrets_file.read_text()))
+        created = generate_secrets()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        gitignore = self.path.parent / ".gitignore"
+        if not gitignore.exists():
+            gitignore.write_text("*\n")
+        write_private(self.secrets_file, json.dumps(asdict(created), indent=2))
+        return created

@@ -1,0 +1,74 @@
+"""Helpers for tests that start real stacks: a project folder, free ports, guaranteed cleanup."""
+
+import json
+import shutil
+import socket
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from mwaa_local.runtime.airflow_api import AirflowApi
+from mwaa_local.runtime.compose import compose_file, compose_tool
+from tests.e2e.conftest import Result, run_cli
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Project:
+    path: Path
+    name: str
+    version: str
+    port: int
+
+    def cli(self, *args: str, timeout: float = 900) -> Result:
+        return run_cli("--project-dir", str(self.path), *args, timeout=timeout)
+
+    @property
+    def state(self) -> Path:
+        return self.path / ".mwaa-local" / self.name
+
+    def api(self) -> AirflowApi:
+        secrets = json.loads((self.state / "secrets.json").read_text())
+        major = int(self.version.split(".")[0])
+        return AirflowApi(
+            f"http://127.0.0.1:{self.port}", "admin", secrets["admin_password"], major
+        )
+
+    def destroy(self) -> None:
+        """Remove the project's containers, volumes and network, whatever state they are in."""
+        env_file = self.state / "compose.env"
+        if env_file.is_file():
+            subprocess.run(
+                [*compose_tool().command, "-p", self.name.lower(), "-f", str(compose_file()),
+                 "--env-file", str(env_file), "--profile", "airflow2", "--profile", "airflow3",
+                 "down", "--volumes", "--remove-orphans", "--timeout", "5"],
+                capture_output=True,
+            )  # fmt: skip
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def make_project(name: str, version: str, options: dict | None = None, **local) -> Project:
+    """A project folder the containers' airflow user can read (pytest's tmp_path is 0700)."""
+    tmp = Path(tempfile.mkdtemp(prefix=f"mwaa-local-{name}-"))
+    tmp.chmod(0o755)
+    shutil.copytree(REPO / "dags", tmp / "dags")
+    port = free_port()
+    settings = {
+        "Name": name,
+        "AirflowVersion": version,
+        "Local": {"WebserverPort": port, **local},
+    }
+    if options:
+        settings["AirflowConfigurationOptions"] = options
+    (tmp / "mwaa-local.yaml").write_text(yaml.safe_dump(settings))
+    return Project(tmp, name, version, port)

@@ -1,0 +1,78 @@
+"""`mwaa-local start` and its lifecycle on real stacks: one Airflow 2 and one Airflow 3."""
+
+import json
+import os
+
+import pytest
+
+from tests.e2e.stacks import make_project
+
+pytestmark = pytest.mark.e2e
+
+DAG = "mwaa_local_example"
+
+
+@pytest.fixture(params=["airflow2_image", "airflow3_image"])
+def project(request):
+    image = request.getfixturevalue(request.param)
+    name = f"e2e-{image.version.replace('.', '')}-{os.getpid()}"
+    project = make_project(name, image.version)
+    yield project
+    project.destroy()
+
+
+def run_example(project) -> tuple[str, dict]:
+    api = project.api()
+    api.unpause(DAG)
+    run_id = api.trigger(DAG)
+    return run_id, api.wait_for_run(DAG, run_id)
+
+
+def test_lifecycle(project, docker_engine):
+    started = project.cli("start")
+    assert started.returncode == 0, started.output
+    assert "is AVAILABLE" in started.stdout
+    assert f"http://127.0.0.1:{project.port}" in started.stdout
+    assert "admin / " in started.stdout
+
+    status = json.loads(project.cli("status", "--json").stdout)
+    assert status["Status"] == "AVAILABLE"
+    expected = {"postgres", "redis", "migrate-db", "scheduler", "worker", "triggerer"}
+    expected |= {"api-server", "dag-processor"} if project.version >= "3" else {"webserver"}
+    assert set(status["Components"]) == expected
+
+    # The example DAG runs on the Celery worker: its log names the worker's container.
+    run_id, run = run_example(project)
+    assert run["state"] == "success"
+    log = project.api().task_log(DAG, run_id, "where_am_i")
+    worker = docker_engine.containers.get(status["Components"]["worker"]["Container"])
+    assert f"ran on host {worker.attrs['Config']['Hostname']} in component worker" in log
+
+    listed = project.cli("airflow", "dags", "list")
+    assert listed.returncode == 0, listed.output
+    assert DAG in listed.stdout
+
+    # stop keeps the metadata database: the run is still there after a new start.
+    assert project.cli("stop").returncode == 0
+    assert json.loads(project.cli("status", "--json").stdout)["Status"] == "STOPPED"
+    again = project.cli("start")
+    assert again.returncode == 0, again.output
+    assert run_id in [r["dag_run_id"] for r in project.api().dag_runs(DAG)]
+
+    # reset-db empties it.
+    reset = project.cli("reset-db", "--yes")
+    assert reset.returncode == 0, reset.output
+    assert project.api().dag_runs(DAG) == []
+
+
+def test_broken_component_fails_start_naming_it(airflow3_image):
+    name = f"e2e-broken-{os.getpid()}"
+    project = make_project(name, airflow3_image.version, options={"celery.pool": "no_such_pool"})
+    try:
+        result = project.cli("start", "--timeout", "240")
+        assert result.returncode != 0
+        assert "worker" in result.stderr.split("Last lines of its log")[0]
+        assert "no_such_pool" in result.stderr  # the log tail shows the cause
+        assert "Traceback" not in result.stderr.split("Last lines of its log")[0]
+    finally:
+        project.destroy()
