@@ -35,7 +35,7 @@ command -v "$python" >/dev/null 2>&1 ||
 
 # A CA bundle for TLS-inspecting networks joins the system trust store, and one stable path names
 # the result for every client (Python ssl, pip, uv, requests, boto) in the build and at runtime.
-mkdir -p "$home/bin"
+mkdir -p "$home/bin" "$home/uv-cache"
 if [ -s "$build/ca-bundle.pem" ]; then
   cp "$build/ca-bundle.pem" "$trust_dir/mwaa-local-ca-bundle.crt"
   "$trust_update" >/dev/null 2>&1 || fail "$trust_update failed on the CA bundle"
@@ -48,7 +48,7 @@ echo 'airflow ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/airflow
 chmod 0440 /etc/sudoers.d/airflow
 mkdir -p /usr/local/airflow/.local/etc /usr/local/airflow/dags /usr/local/airflow/plugins /usr/local/airflow/logs \
   /usr/local/airflow/requirements /usr/local/airflow/startup
-chown -R airflow /usr/local/airflow
+chown -R airflow /usr/local/airflow "$home/uv-cache"
 
 # uv in a venv of its own, off the airflow user's site; then the one interpreter every process uses.
 "$python" -m venv "$home/uv"

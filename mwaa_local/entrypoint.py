@@ -1,11 +1,15 @@
 """The in-container entrypoint: `python -m mwaa_local.entrypoint <component> [args...]`.
 
-Sets up the Airflow environment, waits for the metadata database and the Celery broker, then
-execs the component. MWAA's start sequence (plugins, startup script, requirements) joins here.
+For an Airflow component it runs MWAA's start sequence (DAG sync, plugins, startup script,
+requirements), waits for the metadata database and the Celery broker, then execs the component
+with the environment the startup script left. `test-requirements` and `test-startup-script` run
+the same sequence steps alone and print a JSON report on stdout.
 """
 
+import json
 import logging
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +17,12 @@ from pathlib import Path
 from mwaa_local.bucket.sync import sync_folder
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.mwaa.services import check_database, check_redis, wait_for
+from mwaa_local.mwaa.start_sequence import (
+    BUCKET,
+    SequenceSettings,
+    run_start_sequence,
+    startup_report,
+)
 
 log = logging.getLogger("mwaa-local")
 
@@ -38,15 +48,20 @@ MWAA_COMPONENT_NAMES = {
     "migrate-db": "migrate-db",
 }
 
+TEST_COMMANDS = {
+    "test-requirements": ("plugins", "startup_script", "requirements"),
+    "test-startup-script": ("startup_script",),
+}
+
 DEFAULT_WAIT_SECONDS = 120
-BUCKET = "/usr/local/mwaa-local/bucket"
+COMPONENT_ENV_FILE = "/usr/local/airflow/.mwaa-local/component.env"
 
 
 def airflow_environment(component: str, environ: dict[str, str]) -> dict[str, str]:
     """The environment a component runs with."""
     env = dict(environ)
     env.setdefault("AIRFLOW_HOME", "/usr/local/airflow")
-    env["MWAA_AIRFLOW_COMPONENT"] = MWAA_COMPONENT_NAMES[component]
+    env["MWAA_AIRFLOW_COMPONENT"] = MWAA_COMPONENT_NAMES.get(component, "worker")
     return env
 
 
@@ -64,7 +79,7 @@ def wait_for_services(env: dict[str, str]) -> None:
 
 def sync_dags(env: dict[str, str]) -> None:
     """Copy the bucket's DAG folder into this container's own DAG folder."""
-    source = Path(BUCKET) / env.get("MWAA_LOCAL_DAG_S3_PATH", "dags")
+    source = BUCKET / env.get("MWAA_LOCAL_DAG_S3_PATH", "dags")
     target = Path(env["AIRFLOW_HOME"]) / "dags"
     try:
         result = sync_folder(source, target)
@@ -76,21 +91,64 @@ def sync_dags(env: dict[str, str]) -> None:
     log.info("synced %s: %d copied, %d deleted", source, len(result.copied), len(result.deleted))
 
 
+def write_component_env(env: dict[str, str]) -> None:
+    """Leave the component's environment where `mwaa-local shell` and `mwaa-local airflow` load
+    it, so they see what the component sees (its name, the startup script's exports)."""
+    path = Path(COMPONENT_ENV_FILE)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [f"export {k}={shlex.quote(v)}" for k, v in sorted(env.items()) if k.isidentifier()]
+    path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o600)
+
+
 def migrate_db(env: dict[str, str]) -> int:
     """The one-shot job before the components: migrate the metadata database, then make sure
     the admin login exists with the password mwaa-local printed."""
-    steps = [["airflow", "db", "migrate"]]
-    username = env.get("MWAA_LOCAL_ADMIN_USERNAME")
-    password = env.get("MWAA_LOCAL_ADMIN_PASSWORD")
-    if username and password:
-        steps.append(["python", "-m", "mwaa_local.mwaa.admin_user", username])
-    for command in steps:
-        log.info("migrate-db: %s", " ".join(command[:3]))
-        code = subprocess.run(command, env=env).returncode
-        if code != 0:
-            log.error("migrate-db: %s exited with %d", " ".join(command[:3]), code)
-            return code
-    return 0
+    command = ["python", "-m", "mwaa_local.mwaa.admin_user"]
+    command += [env["MWAA_LOCAL_ADMIN_USERNAME"]] if env.get("MWAA_LOCAL_ADMIN_USERNAME") else []
+    log.info("migrate-db: migrating the metadata database")
+    code = subprocess.run(command, env=env).returncode
+    if code != 0:
+        log.error("migrate-db: exited with %d", code)
+    return code
+
+
+def start_component(component: str, extra: list[str]) -> None:
+    env = airflow_environment(component, dict(os.environ))
+    if component == "migrate-db":
+        wait_for_services(env)
+        sys.exit(migrate_db(env))
+    sync_dags(env)
+    outcome = run_start_sequence(SequenceSettings.from_environ(component, env), env)
+    if outcome.fatal:
+        raise MwaaLocalError(f"{component} cannot start: {outcome.fatal}")
+    write_component_env(outcome.env)
+    wait_for_services(outcome.env)
+    command = COMPONENT_COMMANDS[component] + extra
+    log.info("starting %s: %s", component, " ".join(command))
+    os.execvpe(command[0], command, outcome.env)
+
+
+def run_test_command(name: str, component: str) -> int:
+    """`test-requirements` / `test-startup-script`: the sequence's steps alone, a JSON report."""
+    env = airflow_environment(component, dict(os.environ))
+    settings = SequenceSettings.from_environ(component, env)
+    outcome = run_start_sequence(settings, env, streams_root=None, steps=TEST_COMMANDS[name])
+    report = {
+        "component": component,
+        "plugins": outcome.plugins or None,
+        "startup_script": startup_report(outcome.startup_script)
+        if outcome.startup_script
+        else None,
+        "requirements": outcome.requirements or None,
+        "fatal": outcome.fatal,
+    }
+    print(json.dumps(report), flush=True)
+    if outcome.fatal:
+        return 1
+    if name == "test-startup-script":
+        return 0 if outcome.startup_script.exit_status in (0, None) else 1
+    return 0 if outcome.requirements.get("ok", True) else 1
 
 
 def main(argv: list[str]) -> None:
@@ -102,21 +160,16 @@ def main(argv: list[str]) -> None:
     if not argv or argv[0] == "shell":
         os.execvp("bash", ["bash", *argv[1:]])
     component, extra = argv[0], argv[1:]
-    if component not in MWAA_COMPONENT_NAMES:
-        # Anything else (`airflow version`, `python ...`) runs as given, with no waiting.
-        os.execvp(component, argv)
-    env = airflow_environment(component, dict(os.environ))
     try:
-        wait_for_services(env)
-        if component == "migrate-db":
-            sys.exit(migrate_db(env))
-        sync_dags(env)
+        if component in TEST_COMMANDS:
+            sys.exit(run_test_command(component, extra[0] if extra else "worker"))
+        if component in MWAA_COMPONENT_NAMES:
+            start_component(component, extra)
     except MwaaLocalError as e:
-        log.error("%s: %s", component, e)
+        log.error("%s", e)
         sys.exit(1)
-    command = COMPONENT_COMMANDS[component] + extra
-    log.info("starting %s: %s", component, " ".join(command))
-    os.execvpe(command[0], command, env)
+    # Anything else (`airflow version`, `python ...`) runs as given, with no waiting.
+    os.execvp(component, argv)
 
 
 if __name__ == "__main__":

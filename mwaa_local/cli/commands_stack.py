@@ -14,8 +14,10 @@ from mwaa_local.cli.commands_image import build_for
 from mwaa_local.cli.commands_settings import Project
 from mwaa_local.cli.output import err, out, print_json
 from mwaa_local.errors import MwaaLocalError
+from mwaa_local.mwaa.log_streams import log_group
 from mwaa_local.runtime.engine import docker_client
 from mwaa_local.runtime.image import find_image
+from mwaa_local.runtime.prereqs import PORT_HINT, port_free
 from mwaa_local.runtime.stack import ServiceState, Stack, environment_status
 
 
@@ -31,13 +33,38 @@ def progress_line(states: Mapping[str, ServiceState]) -> Text:
     return Text("starting: " + ", ".join(parts))
 
 
+def check_port_free(address: str, port: int) -> None:
+    if not port_free(address, port):
+        raise MwaaLocalError(
+            f"Port {port} on {address} is already in use, so the Airflow UI cannot be published.",
+            hint=f"Stop what uses it, or {PORT_HINT} (each environment needs its own port).",
+        )
+
+
 def start_stack(stack: Stack, timeout: float) -> float:
-    """Bring the stack up and wait until every component is ready; return the seconds taken."""
+    """Bring the stack up and wait until every component is ready; return the seconds taken.
+
+    A failed requirements install does not stop the components (as on MWAA, DAGs that import
+    the missing packages break instead), but it makes this fail, naming what went wrong."""
     started = time.monotonic()
     stack.up()
-    with Live(Text("starting"), console=err, transient=True, refresh_per_second=4) as live:
-        stack.wait_until_ready(timeout, lambda states: live.update(progress_line(states)))
-    return time.monotonic() - started
+    try:
+        with Live(Text("starting"), console=err, transient=True, refresh_per_second=4) as live:
+            stack.wait_until_ready(timeout, lambda states: live.update(progress_line(states)))
+    finally:
+        streams = stack.export_log_streams()
+    seconds = time.monotonic() - started
+    failed = stack.failed_requirements()
+    if failed:
+        first = next(iter(failed.values()))
+        for line in first.get("error_tail", []):
+            err.print(line, markup=False, highlight=False)
+        raise MwaaLocalError(
+            f"Requirements failed to install on {', '.join(failed)}: {first.get('diagnosis')}",
+            hint="The components run, as on MWAA, but DAGs importing those packages break. "
+            f"Logs: {streams}. Check a fix with `mwaa-local test-requirements`.",
+        )
+    return seconds
 
 
 @click.command("start")
@@ -48,6 +75,8 @@ def start_command(project: Project, foreground: bool, timeout: int) -> None:
     """Start the environment and wait until every component is healthy."""
     environment = project.environment
     stack = open_stack(project)
+    if not stack.is_running():
+        check_port_free(environment.local.bind_address, environment.local.webserver_port)
     if find_image(stack.client, environment.airflow_version) is None:
         build_for(project, environment.airflow_version)
     seconds = start_stack(stack, timeout)
@@ -97,6 +126,7 @@ def status_command(project: Project, as_json: bool) -> None:
     stack = open_stack(project)
     states = stack.states()
     status = environment_status(stack.environment, states)
+    reports = stack.phase_reports()
     if as_json:
         print_json(
             {
@@ -110,6 +140,7 @@ def status_command(project: Project, as_json: bool) -> None:
                         "ExitCode": s.exit_code,
                         "RestartCount": s.restarts,
                         "Container": s.container,
+                        "StartSequence": reports.get(s.service),
                     }
                     for s in states.values()
                 },
@@ -117,24 +148,74 @@ def status_command(project: Project, as_json: bool) -> None:
         )
         return
     out.print(f"Environment {stack.environment.name}: {status}")
-    table = Table("Component", "State", "Health", "Restarts")
+    table = Table("Component", "State", "Health", "Restarts", "Startup script", "Requirements")
     for state in sorted(states.values(), key=lambda s: s.service):
-        table.add_row(state.service, state.status, state.health or "-", str(state.restarts))
+        phases = reports.get(state.service, {})
+        table.add_row(
+            state.service,
+            state.status,
+            state.health or "-",
+            str(state.restarts),
+            startup_cell(phases.get("startup_script")),
+            requirements_cell(phases.get("requirements")),
+        )
     out.print(table)
+
+
+def startup_cell(report: dict | None) -> str:
+    if not report or not report.get("ran"):
+        return "-"
+    if report.get("timed_out"):
+        return "[red]timed out[/]"
+    restored = f", {len(report['restored'])} restored" if report.get("restored") else ""
+    return f"exit {report.get('exit_status')}{restored}"
+
+
+def requirements_cell(report: dict | None) -> str:
+    if not report or not (report.get("ran") or report.get("unchanged")):
+        return "-"
+    if report.get("ok"):
+        return "installed" if report.get("ran") else "unchanged"
+    return f"[red]FAILED[/]: {report.get('diagnosis')}"
 
 
 @click.command("logs")
 @click.argument("component", required=False)
 @click.option("--follow", "-f", is_flag=True, help="Keep following new lines.")
 @click.option("--tail", default="200", show_default=True, help="Lines per component ('all').")
+@click.option(
+    "--streams",
+    is_flag=True,
+    help="Show the startup_script_execution_* and requirements_install_* streams instead.",
+)
 @click.pass_obj
-def logs_command(project: Project, component: str | None, follow: bool, tail: str) -> None:
+def logs_command(
+    project: Project, component: str | None, follow: bool, tail: str, streams: bool
+) -> None:
     """Show the logs of one component, or of all."""
     stack = open_stack(project)
+    if streams:
+        show_log_streams(stack, component)
+        return
     args = ["logs", "--tail", tail] + (["--follow"] if follow else [])
     args += [stack.check_service(component)] if component else []
     with contextlib.suppress(KeyboardInterrupt):
         stack.compose(*args, capture=False)
+
+
+def show_log_streams(stack: Stack, component: str | None) -> None:
+    """Print the CloudWatch-shaped streams, copied to .mwaa-local/<Name>/logs/ first."""
+    root = stack.export_log_streams()
+    group = log_group(stack.environment.name, stack.check_service(component)) if component else ""
+    files = sorted(p for p in root.glob(f"{group or '*'}/*") if p.is_file())
+    if not files:
+        raise MwaaLocalError(
+            f"No log streams yet for {component or stack.environment.name} (looked in {root}).",
+            hint="Streams appear once a component has run its startup script or requirements.",
+        )
+    for path in files:
+        out.print(f"[bold]== {path.parent.name} / {path.name}[/]")
+        out.print(path.read_text(errors="replace"), markup=False, highlight=False)
 
 
 @click.command("reset-db")
@@ -166,8 +247,7 @@ def reset_db_command(project: Project, yes: bool, timeout: int) -> None:
 def shell_command(project: Project, component: str) -> None:
     """Open a bash shell in a component's container (default: scheduler)."""
     stack = open_stack(project)
-    args = ["exec"] + ([] if sys.stdin.isatty() else ["-T"])
-    stack.compose(*args, stack.check_service(component), "bash", capture=False, check=False)
+    stack.exec_in(stack.check_service(component), ["bash"], tty=sys.stdin.isatty())
 
 
 @click.command(

@@ -5,7 +5,14 @@ from pathlib import Path
 import click
 
 from mwaa_local import __version__
-from mwaa_local.cli import commands_image, commands_prereqs, commands_settings, commands_stack
+from mwaa_local.cli import (
+    commands_image,
+    commands_mwaa,
+    commands_packaging,
+    commands_prereqs,
+    commands_settings,
+    commands_stack,
+)
 from mwaa_local.cli.output import render_error
 from mwaa_local.errors import MwaaLocalError
 
@@ -44,7 +51,14 @@ def cli(ctx: click.Context, project_dir: Path, settings_file: Path | None) -> No
     ctx.obj = commands_settings.Project(project_dir, settings_file)
 
 
-COMMAND_GROUPS = (commands_settings, commands_image, commands_stack, commands_prereqs)
+COMMAND_GROUPS = (
+    commands_settings,
+    commands_image,
+    commands_stack,
+    commands_mwaa,
+    commands_packaging,
+    commands_prereqs,
+)
 for group in COMMAND_GROUPS:
     for command in group.COMMANDS:
         cli.add_command(command)

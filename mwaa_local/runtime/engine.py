@@ -2,9 +2,9 @@
 
 import os
 
+import docker
 import docker.errors
 
-import docker
 from mwaa_local.errors import DockerUnavailableError
 
 

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import docker
 import docker.errors
 
-import docker
 import mwaa_local
 from mwaa_local.errors import ImageBuildError, MwaaLocalError
 from mwaa_local.mwaa.constraints import essential_constraints, official_constraints

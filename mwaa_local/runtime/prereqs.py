@@ -109,9 +109,11 @@ def _bind_error(address: str, port: int) -> OSError | None:
     family = socket.AF_INET6 if _is_ipv6(address) else socket.AF_INET
     try:
         with socket.socket(family, socket.SOCK_STREAM) as sock:
-            # Off, so a port another process listens on is never reported free.
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 0)
+            # On, as servers (and docker-proxy) bind: connections lingering in TIME_WAIT after a
+            # stop do not count as "in use", while a socket listening on the port still does.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((address, port))
+            sock.listen()
     except OSError as e:
         return e
     return None

@@ -4,27 +4,33 @@ The CLI asks this module for what it needs and never reaches into Docker itself.
 """
 
 import contextlib
+import io
 import subprocess
+import tarfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-
-import docker.errors
+from typing import Any
 
 import docker
+import docker.errors
+
+from mwaa_local.entrypoint import COMPONENT_ENV_FILE
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.mwaa.airflow_config import (
     MWAA_DEFAULT_OPTIONS,
     configuration_options_as_env,
     env_file_text,
 )
+from mwaa_local.mwaa.log_streams import STREAMS_ROOT, read_phases
 from mwaa_local.runtime.compose import compose_file, compose_tool
 from mwaa_local.runtime.image import image_tag
 from mwaa_local.runtime.state import Secrets, StateDir, write_private
 from mwaa_local.spec.settings import Environment
 
 ONE_SHOT_SERVICES = ("migrate-db",)
+UV_CACHE_VOLUME = "mwaa-local-uv-cache"
 BACKING_SERVICES = ("postgres", "redis")
 START_TIMEOUT_SECONDS = 600
 LOG_TAIL_LINES = 40
@@ -43,6 +49,14 @@ def long_running_services(environment: Environment) -> tuple[str, ...]:
     return BACKING_SERVICES + airflow_services(environment)
 
 
+def bucket_path(environment: Environment) -> Path:
+    """The local folder standing in for the environment's S3 bucket."""
+    bucket = Path(environment.local.bucket)
+    if not bucket.is_absolute():
+        bucket = environment.project_dir / bucket
+    return bucket.resolve()
+
+
 def airflow_environment(environment: Environment, secrets: Secrets) -> dict[str, str]:
     """The Airflow containers' environment, in MWAA's precedence (mwaa-behaviour.md 1.4):
     MWAA's defaults < AirflowConfigurationOptions < what MWAA owns (executor, database, broker,
@@ -58,6 +72,7 @@ def airflow_environment(environment: Environment, secrets: Secrets) -> dict[str,
         "AIRFLOW__WEBSERVER__WORKERS": "1",
         "AIRFLOW__API__WORKERS": "1",
     }
+    options = configuration_options_as_env(environment.airflow_configuration_options)
     database = f"airflow:{secrets.postgres_password}@postgres:5432/airflow"
     owned = {
         "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
@@ -68,6 +83,12 @@ def airflow_environment(environment: Environment, secrets: Secrets) -> dict[str,
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "MWAA_LOCAL_ENVIRONMENT_NAME": environment.name,
         "MWAA_LOCAL_DAG_S3_PATH": environment.dag_s3_path,
+        "MWAA_LOCAL_PLUGINS_S3_PATH": environment.plugins_s3_path or "",
+        "MWAA_LOCAL_REQUIREMENTS_S3_PATH": environment.requirements_s3_path or "",
+        "MWAA_LOCAL_STARTUP_SCRIPT_S3_PATH": environment.startup_script_s3_path or "",
+        "MWAA_LOCAL_STARTUP_SCRIPT_TIMEOUT": str(environment.local.startup_script_timeout),
+        "MWAA_LOCAL_REQUIREMENTS_TIMEOUT": str(environment.local.requirements_timeout),
+        "MWAA_LOCAL_CONFIG_OPTION_KEYS": ",".join(sorted(options)),
         "AIRFLOW_ENV_NAME": environment.name,
     }
     if version.major >= 3:
@@ -87,7 +108,6 @@ def airflow_environment(environment: Environment, secrets: Secrets) -> dict[str,
                 "airflow.api.auth.backend.basic_auth,airflow.api.auth.backend.session"
             ),
         }
-    options = configuration_options_as_env(environment.airflow_configuration_options)
     return {**defaults, **options, **owned}
 
 
@@ -138,9 +158,6 @@ class Stack:
         secrets = self.state.secrets()
         local = self.environment.local
         username, password = self.admin_credentials()
-        bucket = Path(local.bucket)
-        if not bucket.is_absolute():
-            bucket = self.environment.project_dir / bucket
         compose_env = {
             "COMPOSE_PROJECT_NAME": self.project,
             "COMPOSE_PROFILES": self.profile,
@@ -149,7 +166,7 @@ class Stack:
             "MWAA_LOCAL_REDIS_IMAGE": local.redis_image,
             "MWAA_LOCAL_BIND_ADDRESS": local.bind_address,
             "MWAA_LOCAL_WEBSERVER_PORT": str(local.webserver_port),
-            "MWAA_LOCAL_BUCKET": str(bucket.resolve()),
+            "MWAA_LOCAL_BUCKET": str(bucket_path(self.environment)),
             "MWAA_LOCAL_AIRFLOW_ENV_FILE": str(self.state.airflow_env_file),
             "MWAA_LOCAL_POSTGRES_PASSWORD": secrets.postgres_password,
             "MWAA_LOCAL_ADMIN_USERNAME": username,
@@ -246,10 +263,54 @@ class Stack:
             )
         return service
 
+    def exec_in(self, service: str, command: list[str], tty: bool = False) -> int:
+        """Run `command` in a component's container with the component's own environment."""
+        load = f'[ -f {COMPONENT_ENV_FILE} ] && . {COMPONENT_ENV_FILE}; exec "$@"'
+        wrapped = ["bash", "-c", load, "mwaa-local", *command]
+        flags = [] if tty else ["-T"]
+        return subprocess.run(self.compose_command("exec", *flags, service, *wrapped)).returncode
+
     def exec_airflow(self, args: tuple[str, ...]) -> int:
         """Run `airflow ARGS` in the scheduler container, with the stack's settings."""
-        command = self.compose_command("exec", "-T", "scheduler", "airflow", *args)
-        return subprocess.run(command).returncode
+        return self.exec_in("scheduler", ["airflow", *args])
+
+    def phase_reports(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """The start-sequence reports (plugins, startup_script, requirements) of each Airflow
+        component, from the lines its entrypoint wrote in its log."""
+        reports = {}
+        for container in self.containers():
+            service = container.labels.get("com.docker.compose.service", "")
+            if service in airflow_services(self.environment):
+                text = container.logs(stdout=True, stderr=False).decode(errors="replace")
+                reports[service] = read_phases(text)
+        return reports
+
+    def failed_requirements(self) -> dict[str, dict[str, Any]]:
+        """Components whose requirements install failed, with the report of each."""
+        return {
+            service: phases["requirements"]
+            for service, phases in self.phase_reports().items()
+            if not phases.get("requirements", {}).get("ok", True)
+        }
+
+    def export_log_streams(self) -> Path:
+        """Copy the CloudWatch-shaped log streams from the logs volume into the state folder."""
+        target = self.state.path / "logs"
+        for container in self.containers():
+            service = container.labels.get("com.docker.compose.service", "")
+            if service not in airflow_services(self.environment):
+                continue
+            try:
+                chunks, _ = container.get_archive(str(STREAMS_ROOT))
+            except docker.errors.NotFound:
+                continue
+            with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as archive:
+                target.mkdir(parents=True, exist_ok=True)
+                # The "data" filter refuses links and paths outside target (Python >= 3.11.4).
+                safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+                archive.extractall(target, **safe)
+            break
+        return target / STREAMS_ROOT.name
 
     def log_tail(self, service: str, lines: int = LOG_TAIL_LINES) -> str:
         try:

@@ -9,9 +9,8 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-import pytest
-
 import docker
+import pytest
 
 # One Airflow 2 and one Airflow 3 version, each on a base with MWAA's Python for it.
 AIRFLOW2 = "2.10.3"
@@ -33,7 +32,7 @@ class Result:
         return self.stdout + self.stderr
 
 
-def run_cli(*args: str, cwd=None, env=None, timeout: float = 900) -> Result:
+def run_cli(*args: str, cwd=None, env=None, timeout: float = 900, input=None) -> Result:
     """Run the real `mwaa-local` command in a subprocess."""
     done = subprocess.run(
         [sys.executable, "-m", "mwaa_local.cli", *args],
@@ -42,6 +41,7 @@ def run_cli(*args: str, cwd=None, env=None, timeout: float = 900) -> Result:
         capture_output=True,
         text=True,
         timeout=timeout,
+        input=input,
     )
     return Result(done.returncode, done.stdout, done.stderr)
 

@@ -30,8 +30,8 @@ class Project:
     version: str
     port: int
 
-    def cli(self, *args: str, timeout: float = 900) -> Result:
-        return run_cli("--project-dir", str(self.path), *args, timeout=timeout)
+    def cli(self, *args: str, timeout: float = 900, input: str | None = None) -> Result:
+        return run_cli("--project-dir", str(self.path), *args, timeout=timeout, input=input)
 
     @property
     def state(self) -> Path:

@@ -2,6 +2,7 @@
 
 import json
 import os
+import socket
 
 import pytest
 
@@ -52,6 +53,13 @@ def test_lifecycle(project, docker_engine):
     assert listed.returncode == 0, listed.output
     assert DAG in listed.stdout
 
+    shell = project.cli("shell", "worker", input="echo component=$MWAA_AIRFLOW_COMPONENT\n")
+    assert "component=worker" in shell.stdout, shell.output
+
+    restarted = project.cli("restart", "worker")
+    assert restarted.returncode == 0, restarted.output
+    assert json.loads(project.cli("status", "--json").stdout)["Status"] == "AVAILABLE"
+
     # stop keeps the metadata database: the run is still there after a new start.
     assert project.cli("stop").returncode == 0
     assert json.loads(project.cli("status", "--json").stdout)["Status"] == "STOPPED"
@@ -74,5 +82,21 @@ def test_broken_component_fails_start_naming_it(airflow3_image):
         assert "worker" in result.stderr.split("Last lines of its log")[0]
         assert "no_such_pool" in result.stderr  # the log tail shows the cause
         assert "Traceback" not in result.stderr.split("Last lines of its log")[0]
+    finally:
+        project.destroy()
+
+
+def test_a_busy_port_is_refused_naming_the_setting(airflow3_image, docker_engine):
+    project = make_project(f"e2e-port-{os.getpid()}", airflow3_image.version)
+    try:
+        with socket.socket() as busy:
+            busy.bind(("127.0.0.1", project.port))
+            busy.listen()
+            result = project.cli("start", "--timeout", "60")
+        assert result.returncode == 1
+        assert f"Port {project.port}" in result.stderr
+        assert "WebserverPort" in result.stderr and "MWAA_LOCAL_WEBSERVER_PORT" in result.stderr
+        label = f"com.docker.compose.project={project.name.lower()}"
+        assert docker_engine.containers.list(all=True, filters={"label": label}) == []
     finally:
         project.destroy()

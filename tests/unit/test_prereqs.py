@@ -202,3 +202,18 @@ def test_address_not_on_this_machine_names_the_bind_setting():
     assert not port.ok
     assert port.detail.startswith("192.0.2.1:8080 cannot be bound")
     assert "MWAA_LOCAL_BIND_ADDRESS" in port.hint
+
+
+def test_port_with_only_time_wait_connections_is_free():
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    assert not port_free("127.0.0.1", port)
+    client = socket.create_connection(("127.0.0.1", port))
+    accepted, _ = server.accept()
+    accepted.close()  # the server side closes first, so its end lingers in TIME_WAIT
+    client.close()
+    server.close()
+    assert port_free("127.0.0.1", port)

@@ -1,0 +1,772 @@
+"""MWAA's requirements install: constraints, variable expansion, the uv command, the diagnosis.
+
+One module for the container entrypoint (every component start) and `test-requirements`. It runs
+INSIDE the Airflow container, so it imports the standard library only.
+
+What MWAA does (mwaa-behaviour.md 2.1-2.4; anchor-amazon-mwaa-docker-images.md 3.6):
+- it installs `requirements.txt` with `pip3 install --constraint $MWAA_ESSENTIAL_CONSTRAINTS_FILE
+  -r <file>` (`safe-pip-install`): the essential pins (Airflow, Celery, Flask, ...) always apply;
+- when the file has no constraint line it logs two lines and adds the image's local copy of the
+  official Airflow constraints (`-c $AIRFLOW_CONSTRAINTS_FILE`);
+- pip expands `${VAR}` in the file, which is how tokens exported by the startup script reach a
+  private index URL (mwaa-behaviour.md 1.4, 2.2);
+- the install is stopped after about ten minutes (anchor 3.6 item 8; mwaa-behaviour.md 2.3 and
+  9 row 6).
+
+Here uv does the install (same resolution rules as pip for these files, much faster), into the
+prefix that holds Airflow, so it only adds what is missing.
+"""
+
+import codecs
+import contextlib
+import hashlib
+import os
+import queue
+import re
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_PYTHON = "python3"
+DEFAULT_PREFIX = "/usr/local/airflow/.local"
+# MWAA: a 9-minute TimeoutCondition checked every 60 s, so a kill at about 9-10 minutes
+# (anchor 3.6 item 8); the user guide says ten minutes (mwaa-behaviour.md 2.3).
+MWAA_TIMEOUT_SECONDS = 600.0
+
+# The two lines MWAA logs when the file has no constraint line (anchor 3.6 item 4), verbatim.
+NO_CONSTRAINTS_WARNING = (
+    "WARNING: Constraints should be specified for requirements.txt. Please see "
+    "https://docs.aws.amazon.com/mwaa/latest/userguide/working-dags-dependencies.html"
+    "#working-dags-dependencies-test-create"
+)
+FORCING_CONSTRAINTS = "Forcing local constraints"
+# MWAA's lines when the file cannot be scanned (anchor 3.6 item 5).
+SCAN_ERROR = "Unable to scan requirements file: {error}"
+SCAN_ERROR_FORCING = (
+    "Cannot determine whether the requirements.txt file has constraints or not; "
+    "forcing local constraints."
+)
+# The message MWAA means to log when pip fails; its image never prints it because the return
+# code is read after `Subprocess` has dropped the process (anchor 3.6 item 9). We print it.
+MWAA_FAILURE_MESSAGE = (
+    "ERROR: pip installation exited with a non-zero error code. This could be the result of "
+    "package conflict. Notice that MWAA enforces a list of critical packages, e.g. Airflow, "
+    "Celery, among others, whose version cannot be overridden by the customer as that can break "
+    "our setup. Please double check your requirements.txt file."
+)
+# MWAA's Subprocess stop message on a time-out (anchor 3.6 item 8).
+MWAA_TIMEOUT_MESSAGE = (
+    'Process "{name}" (PID {pid}) is being stopped due to the following reason(s): 1) Process '
+    "timed out after running for more than {elapsed:.1f} milliseconds when the maximum running "
+    "time is {limit:.1f} milliseconds."
+)
+NO_REQUIREMENTS = "No user requirements to install."
+
+PROCESSED_NAME = "requirements.txt"
+# Bumped when what goes into InstallPlan.key changes, so old keys stop matching.
+KEY_FORMAT = "mwaa-local-requirements-key-1"
+
+# MWAA's detection regex, searched in every line, commented lines included: a commented
+# `# -c ...` is the documented opt-out meaning "essential constraints only" (anchor 3.6 item 3).
+MWAA_CONSTRAINT_RE = re.compile(r"-c |--constraint ")
+# Difference from MWAA: its regex misses `--constraint=URL` and `-c<TAB>URL`, and MWAA then
+# forces the Airflow constraints on top of the user's own, which no user expects (anchor 3.6
+# item 3). We count those forms as constraint lines too.
+EXTRA_CONSTRAINT_RE = re.compile(r"--constraint=|-c\t")
+
+# pip's rule (pip/_internal/req/req_file.py ENV_VAR_RE): only `${NAME}` with NAME made of
+# uppercase letters, digits and underscores; `$NAME` is left alone.
+ENV_VAR_RE = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)\}")
+
+# Options whose relative path pip resolves against the requirements file that names it:
+# nested -r/-c always, --find-links when the path exists there (pip req_file.py).
+_PATH_OPTION_RE = re.compile(
+    r"^(?P<lead>\s*)"
+    r"(?P<opt>--requirement|--constraint|--find-links|-r|-c|-f)"
+    r"(?P<sep>\s*=\s*|\s+|(?=[^\s=-]))"
+    r"(?P<value>\"[^\"]*\"|'[^']*'|\S+)"
+    r"(?P<rest>.*)$"
+)
+_OPTION_KINDS = {
+    "-r": "-r",
+    "--requirement": "-r",
+    "-c": "-c",
+    "--constraint": "-c",
+    "-f": "-f",
+    "--find-links": "-f",
+}
+_URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_PIN_RE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*===?\s*([^\s;#,]+)")
+_TOKEN_PIN_RE = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([A-Za-z0-9.+!_*-]+)")
+_INSTALLED_RE = re.compile(r"^\s*([+~-])\s+([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==(\S+)")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+@dataclass(frozen=True)
+class InstallPlan:
+    """What to install and how: the processed file, the constraint files, MWAA's log lines."""
+
+    requirements: Path  # the user's file, as given
+    processed: Path  # the copy uv reads: variables expanded, relative paths made absolute
+    constraints: tuple[Path, ...]  # essential first, then the Airflow constraints if added
+    essential_constraints: Path
+    airflow_constraints: Path  # always recorded (the diagnosis reads its pins)
+    added_airflow_constraints: bool
+    messages: list[str]  # MWAA's lines to log before the install
+    key: str  # equal keys: the install would give the same result
+    airflow_version: str = ""
+    python_version: str = ""
+    user_constraints: tuple[Path, ...] = ()  # local -c files the user's file names
+
+
+@dataclass
+class InstallResult:
+    ok: bool
+    returncode: int | None  # None on time-out
+    timed_out: bool
+    duration: float
+    output: list[str] = field(default_factory=list)  # uv's lines, merged stdout and stderr
+    installed: list[tuple[str, str]] = field(default_factory=list)  # (name, version)
+    removed: list[tuple[str, str]] = field(default_factory=list)  # replaced versions
+    diagnosis: str = ""  # one line
+    report: list[str] = field(default_factory=list)  # failure report, MWAA's message first
+
+
+# --- constraints and variables ---------------------------------------------------------------
+
+
+def has_constraints(text: str) -> bool:
+    """MWAA's rule: some line, commented or not, names a constraints file."""
+    return any(
+        MWAA_CONSTRAINT_RE.search(line) or EXTRA_CONSTRAINT_RE.search(line)
+        for line in text.splitlines()
+    )
+
+
+def expand_variables(text: str, environ: Mapping[str, str]) -> str:
+    """pip's rule: `${VAR}` becomes the variable's value when set; unset (or empty, as pip's
+    `if not value: continue`) leaves the text as written."""
+
+    def replace(match: re.Match[str]) -> str:
+        value = environ.get(match.group("name"))
+        return value if value else match.group(0)
+
+    return ENV_VAR_RE.sub(replace, text)
+
+
+def read_requirements(path: Path) -> str:
+    """Decode like pip's `auto_decode` (anchor 3.6 item 2): a BOM, else a PEP 263 coding line in
+    the first two lines, else UTF-8. Raises UnicodeDecodeError / LookupError when it cannot."""
+    data = path.read_bytes()
+    for bom, encoding in (
+        (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF32_BE, "utf-32-be"),
+        (codecs.BOM_UTF32_LE, "utf-32-le"),
+        (codecs.BOM_UTF16_BE, "utf-16-be"),
+        (codecs.BOM_UTF16_LE, "utf-16-le"),
+    ):
+        if data.startswith(bom):
+            return data[len(bom) :].decode(encoding)
+    for line in data.split(b"\n")[:2]:
+        match = re.search(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", line)
+        if match:
+            return data.decode(match.group(1).decode("ascii"))
+    return data.decode("utf-8")
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value
+
+
+def _path_option(line: str) -> tuple[re.Match[str], str] | None:
+    """The match and unquoted value of a -r/-c/-f line naming a local path, else None."""
+    match = _PATH_OPTION_RE.match(line)
+    if not match:
+        return None
+    if match.group("opt").startswith("--") and not match.group("sep"):
+        return None  # `--constraintfoo` is not an option
+    value = _unquote(match.group("value"))
+    if not value or _URL_RE.match(value):
+        return None  # a URL (https:, file:, ...): nothing to resolve
+    return match, value
+
+
+def absolutize_paths(text: str, base: Path) -> str:
+    """Rewrite relative paths of -r/-c/-f (and long forms) to absolute ones under `base`, the
+    ORIGINAL file's folder, so the processed copy elsewhere still finds them (pip resolves a
+    nested -r/-c against the file naming it, and --find-links when the path exists there)."""
+    out = []
+    for line in text.splitlines(keepends=True):
+        body = line.rstrip("\r\n")
+        ending = line[len(body) :]
+        found = _path_option(body)
+        if found:
+            match, value = found
+            if not os.path.isabs(value):
+                absolute = os.path.normpath(os.path.join(base, value))
+                is_links = match.group("opt") in ("-f", "--find-links")
+                if not is_links or os.path.exists(absolute):
+                    sep = match.group("sep") or " "
+                    body = f"{match.group('lead')}{match.group('opt')}{sep}{absolute}"
+                    body += match.group("rest")
+        out.append(body + ending)
+    return "".join(out)
+
+
+def read_pins(path: Path | None) -> dict[str, tuple[str, str]]:
+    """`name==version` pins of a constraints file: normalized name -> (name as written, version).
+    Best effort: an unreadable file gives no pins."""
+    pins: dict[str, tuple[str, str]] = {}
+    if path is None:
+        return pins
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return pins
+    for line in text.splitlines():
+        if line.lstrip().startswith(("#", "-")):
+            continue
+        match = _PIN_RE.match(line)
+        if match:
+            pins.setdefault(normalize(match.group(1)), (match.group(1), match.group(2)))
+    return pins
+
+
+def normalize(name: str) -> str:
+    """PEP 503 name normalization."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+# --- the plan --------------------------------------------------------------------------------
+
+
+def plan_install(
+    requirements: Path,
+    environ: Mapping[str, str],
+    airflow_constraints: Path,
+    essential_constraints: Path,
+    workdir: Path,
+    airflow_version: str,
+    python_version: str,
+) -> InstallPlan:
+    """Read the user's file, expand `${VAR}`, write the processed copy to `workdir`, choose the
+    constraint files (essential always; Airflow's when the file names none) and compute the key.
+
+    Raises FileNotFoundError when `requirements` does not exist: the caller logs MWAA's
+    NO_REQUIREMENTS line and goes on (anchor 3.6 item 1).
+    """
+    requirements = Path(requirements)
+    airflow_constraints = Path(airflow_constraints)
+    essential_constraints = Path(essential_constraints)
+    raw = requirements.read_bytes()  # FileNotFoundError for a missing file, before anything else
+    messages: list[str] = []
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        text = read_requirements(requirements)
+    except (UnicodeDecodeError, LookupError) as error:
+        # MWAA cannot scan it either: it logs this, forces its constraints and lets pip try the
+        # file as it is (anchor 3.6 item 5). uv will report the decoding problem.
+        messages += [SCAN_ERROR.format(error=error), SCAN_ERROR_FORCING]
+        text = None
+    if text is None:
+        processed = requirements
+        processed_text = raw.decode("utf-8", errors="replace")
+        add_airflow = True
+    else:
+        processed_text = absolutize_paths(
+            expand_variables(text, environ), requirements.parent.absolute()
+        )
+        processed = workdir / PROCESSED_NAME
+        # The copy may hold tokens the startup script exported: readable by its owner only.
+        fd = os.open(processed, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            os.fchmod(f.fileno(), 0o600)  # also when an earlier copy was there
+            f.write(processed_text)
+        add_airflow = not has_constraints(text)
+        if add_airflow:
+            messages += [NO_CONSTRAINTS_WARNING, FORCING_CONSTRAINTS]
+    constraints = (
+        (essential_constraints, airflow_constraints) if add_airflow else (essential_constraints,)
+    )
+    referenced = _referenced_files(processed_text, environ)
+    key = _key(
+        processed_text,
+        referenced,
+        (essential_constraints, airflow_constraints),
+        airflow_version,
+        python_version,
+        add_airflow,
+    )
+    return InstallPlan(
+        requirements=requirements,
+        processed=processed,
+        constraints=constraints,
+        essential_constraints=essential_constraints,
+        airflow_constraints=airflow_constraints,
+        added_airflow_constraints=add_airflow,
+        messages=messages,
+        key=key,
+        airflow_version=airflow_version,
+        python_version=python_version,
+        user_constraints=tuple(p for kind, p in referenced if kind == "-c" and p.is_file()),
+    )
+
+
+def _referenced_files(text: str, environ: Mapping[str, str]) -> list[tuple[str, Path]]:
+    """Local files and folders the text names with -r/-c/-f, recursively through -r/-c files
+    (paths already absolute in the processed copy; nested ones resolved against their file).
+    Best effort: unreadable files are listed and hashed as missing."""
+    found: list[tuple[str, Path]] = []
+    seen: set[Path] = set()
+
+    def walk(body: str, base: Path | None, depth: int) -> None:
+        for line in body.splitlines():
+            option = _path_option(line)
+            if not option:
+                continue
+            match, value = option
+            kind = _OPTION_KINDS[match.group("opt")]
+            value = expand_variables(value, environ)
+            path = Path(value) if os.path.isabs(value) or base is None else base / value
+            path = Path(os.path.normpath(path))
+            if path in seen:
+                continue
+            seen.add(path)
+            found.append((kind, path))
+            if kind != "-f" and depth < 20:
+                try:
+                    nested = read_requirements(path)
+                except (OSError, UnicodeDecodeError, LookupError):
+                    continue
+                walk(nested, path.parent, depth + 1)
+
+    walk(text, None, 0)
+    return found
+
+
+def _key(
+    processed_text: str,
+    referenced: list[tuple[str, Path]],
+    constraint_files: tuple[Path, Path],
+    airflow_version: str,
+    python_version: str,
+    add_airflow: bool,
+) -> str:
+    digest = hashlib.sha256()
+
+    def add(label: str, data: bytes) -> None:
+        digest.update(f"{label}\0{len(data)}\0".encode())
+        digest.update(data)
+
+    add("format", KEY_FORMAT.encode())
+    add("airflow", airflow_version.encode())
+    add("python", python_version.encode())
+    add("forced", b"1" if add_airflow else b"0")
+    add("requirements", processed_text.encode())
+    for label, path in zip(("essential", "airflow-constraints"), constraint_files, strict=True):
+        add(label, _file_bytes(path))
+    for kind, path in referenced:
+        add(f"{kind} {path}", _listing(path) if kind == "-f" else _file_bytes(path))
+    return digest.hexdigest()
+
+
+def _file_bytes(path: Path) -> bytes:
+    try:
+        return b"file\0" + path.read_bytes()
+    except OSError:
+        return b"missing"
+
+
+def _listing(path: Path) -> bytes:
+    """A --find-links folder: its files' names and sizes (wheels added to plugins change it)."""
+    try:
+        if not path.is_dir():
+            return _file_bytes(path)
+        entries = sorted((p.name, p.stat().st_size) for p in path.iterdir() if p.is_file())
+    except OSError:
+        return b"missing"
+    return "\n".join(f"{name} {size}" for name, size in entries).encode()
+
+
+# --- the command -----------------------------------------------------------------------------
+
+
+def install_command(
+    plan: InstallPlan, python: str = DEFAULT_PYTHON, prefix: str = DEFAULT_PREFIX
+) -> list[str]:
+    """`uv pip install` into the prefix that holds Airflow (MWAA installs user-level into
+    /usr/local/airflow/.local, mwaa-behaviour.md 2.1): uv sees what is installed and only adds
+    what is missing. The cache is the caller's choice, through UV_CACHE_DIR in the environment
+    (the image sets UV_NO_CACHE=1; unset it or set it to 0 for a cache to be used)."""
+    command = [
+        "uv",
+        "pip",
+        "install",
+        "--python",
+        python,
+        "--prefix",
+        prefix,
+        # pip (what MWAA runs) considers every index for every package; uv's default stops at
+        # the first index that has the name (mwaa-behaviour.md 2.2: --extra-index-url setups).
+        "--index-strategy",
+        "unsafe-best-match",
+        "--no-progress",
+        "-r",
+        str(plan.processed),
+    ]
+    for path in plan.constraints:
+        command += ["--constraint", str(path)]
+    return command
+
+
+# --- running it ------------------------------------------------------------------------------
+
+
+def run_install(
+    plan: InstallPlan,
+    environ: Mapping[str, str],
+    timeout: float,
+    on_line: Callable[[str], None],
+    *,
+    python: str = DEFAULT_PYTHON,
+    prefix: str = DEFAULT_PREFIX,
+    name: str = "requirements",
+) -> InstallResult:
+    """Run the install with a hard cap of `timeout` seconds, passing every output line to
+    `on_line` (in this thread) and keeping them. On a time-out the whole process group is
+    killed. On failure MWAA's message and the diagnosis follow the output, also via `on_line`.
+
+    The caller logs `plan.messages` first; `name` is MWAA's friendly name in the time-out line
+    (MWAA uses "<command>_requirements", anchor 3.6 item 8).
+    """
+    command = install_command(plan, python=python, prefix=prefix)
+    start = time.monotonic()
+    lines: list[str] = []
+    try:
+        process = subprocess.Popen(
+            command,
+            env=dict(environ),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            start_new_session=True,  # its own process group, killed as a whole on time-out
+        )
+    except OSError as error:
+        line = f"error: could not run {command[0]}: {error}"
+        on_line(line)
+        result = InstallResult(False, 127, False, time.monotonic() - start, [line])
+        return _finish(result, plan, timeout, on_line)
+
+    pending: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for raw in process.stdout:
+            pending.put(raw.rstrip("\r\n"))
+        pending.put(None)
+
+    reader = threading.Thread(target=read, name="uv-output", daemon=True)
+    reader.start()
+    deadline = start + timeout
+    timed_out = False
+    exited_at: float | None = None
+    while True:
+        now = time.monotonic()
+        if now >= deadline:
+            timed_out = process.poll() is None
+            break
+        try:
+            line = pending.get(timeout=min(0.2, deadline - now))
+        except queue.Empty:
+            # uv has exited but something it started still holds the pipe: do not wait for it.
+            if process.poll() is not None:
+                exited_at = exited_at or now
+                if now - exited_at > 2:
+                    break
+            continue
+        if line is None:
+            break
+        lines.append(line)
+        on_line(line)
+
+    elapsed = time.monotonic() - start
+    if timed_out:
+        _kill_group(process)
+        returncode = None
+    else:
+        returncode = process.wait()
+    reader.join(timeout=2)
+    while True:  # lines still queued when the loop stopped
+        try:
+            line = pending.get_nowait()
+        except queue.Empty:
+            break
+        if line is not None:
+            lines.append(line)
+            on_line(line)
+    if timed_out:
+        on_line(
+            MWAA_TIMEOUT_MESSAGE.format(
+                name=name, pid=process.pid, elapsed=elapsed * 1000, limit=timeout * 1000
+            )
+        )
+    result = InstallResult(
+        ok=returncode == 0,
+        returncode=returncode,
+        timed_out=timed_out,
+        duration=time.monotonic() - start,
+        output=lines,
+    )
+    return _finish(result, plan, timeout, on_line)
+
+
+def _kill_group(process: subprocess.Popen[str]) -> None:
+    """SIGTERM to the whole group, SIGKILL after a grace period; then nothing of it is left."""
+    _signal_group(process, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=5)
+    _signal_group(process, signal.SIGKILL)  # children (build backends) that outlived uv
+    process.wait()
+
+
+def _signal_group(process: subprocess.Popen[str], sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, sig)
+
+
+def _finish(
+    result: InstallResult, plan: InstallPlan, timeout: float, on_line: Callable[[str], None]
+) -> InstallResult:
+    for line in result.output:
+        match = _INSTALLED_RE.match(line)
+        if match:
+            entry = (match.group(2), match.group(3))
+            (result.removed if match.group(1) == "-" else result.installed).append(entry)
+    if result.ok:
+        result.diagnosis = _success_summary(result)
+        return result
+    result.diagnosis = diagnose("\n".join(result.output), plan, result.timed_out, timeout=timeout)
+    result.report = [MWAA_FAILURE_MESSAGE, f"Diagnosis: {result.diagnosis}"]
+    for line in result.report:
+        on_line(line)
+    return result
+
+
+def _success_summary(result: InstallResult) -> str:
+    if not result.installed:
+        return "Nothing to install: every requirement is already satisfied."
+    count = len(result.installed)
+    return f"Installed {count} package{'s' if count != 1 else ''} in {result.duration:.1f}s."
+
+
+# --- diagnosis -------------------------------------------------------------------------------
+
+_RESOLUTION_MARKERS = (
+    "No solution found when resolving dependencies",  # uv
+    "requirements are unsatisfiable",  # uv
+    "ResolutionImpossible",  # pip
+    "conflicting dependencies",  # pip
+)
+_NOT_FOUND_PATTERNS = (
+    # uv: "Because X was not found in the package registry and you require X, ..."
+    (re.compile(r"(\S+) was not found in the package registry"), "not in the package registry"),
+    # uv with --no-index/--find-links (wheels in plugins.zip, mwaa-behaviour.md 2.2 / 9 row 10)
+    (
+        re.compile(r"(\S+) was not found in the provided package locations"),
+        "not in the --find-links locations",
+    ),
+    (re.compile(r"(\S+) was not found in the cache"), "not in the cache (offline)"),
+    # uv: "Because there is no version of pyjokes==99.0 and you require pyjokes==99.0, ..."
+    (re.compile(r"there is no version of (\S+?)(?: and |,|$)", re.M), "no such version"),
+    # uv: "Because only pyjokes<=0.8.3 is available and you require pyjokes>=99, ..."
+    (re.compile(r"only (\S+ is available) and you require (\S+?)(?:,|$)", re.M), None),
+    # pip, what MWAA's log shows (mwaa-behaviour.md 9 row 7)
+    (re.compile(r"No matching distribution found for (\S+)"), "no matching distribution"),
+    (
+        re.compile(r"Could not find a version that satisfies the requirement (\S+)"),
+        "no matching version",
+    ),
+)
+_BUILD_PATTERNS = (
+    re.compile(r"Failed to build `([^`]+)`"),  # uv
+    re.compile(r"Failed to download and build `([^`]+)`"),  # uv
+    re.compile(r"Failed building wheel for (\S+)"),  # pip
+    re.compile(
+        r"Failed to build installable wheels for some pyproject\.toml based projects "
+        r"\((.+)\)"
+    ),
+)
+_BUILD_MARKERS = (
+    "The build backend returned an error",  # uv
+    "subprocess-exited-with-error",  # pip
+)
+_BUILD_CAUSE_RE = re.compile(
+    r"(no acceptable C compiler found.*|command '[^']+' failed.*|fatal error: .*|"
+    r"\S+: command not found|[\w-]+ executable not found.*|\w+_config not found.*|"
+    r"error: Microsoft Visual C\+\+.*)"
+)
+_EXCEPTION_LINE_RE = re.compile(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception)(?::.*)?)$")
+
+
+def diagnose(
+    output: str,
+    plan: InstallPlan | None,
+    timed_out: bool,
+    *,
+    timeout: float | None = None,
+) -> str:
+    """One line saying why the install failed, from uv's (or pip's) output."""
+    if plan is not None:
+        # name the user's file, not the processed copy
+        output = output.replace(str(plan.processed), str(plan.requirements))
+    if timed_out:
+        cap = _duration(timeout) if timeout else "the time limit"
+        return (
+            f"Time-out: the install did not finish within {cap} and was stopped (MWAA stops it "
+            "at about ten minutes and rolls an update back); trim the requirements or "
+            "use wheels."
+        )
+    found = _not_found(output)
+    if found:
+        return found
+    if any(marker in output for marker in _RESOLUTION_MARKERS):
+        conflict = _conflict(output, plan)
+        if conflict:
+            return conflict
+    built = _build_failure(output)
+    if built:
+        return built
+    return "Install error: " + _first_error(output)
+
+
+def _not_found(output: str) -> str | None:
+    for pattern, reason in _NOT_FOUND_PATTERNS:
+        match = pattern.search(output)
+        if not match:
+            continue
+        if reason is None:  # "only X<=v is available and you require X>=w"
+            required = match.group(2).rstrip(".,")
+            return (
+                f"Not found: {_package_name(required)} (no version matches {required}; "
+                f"only {match.group(1)})."
+            )
+        spec = match.group(1).strip("`'\".,")
+        name = _package_name(spec)
+        detail = reason if spec == name else f"{reason}: {spec}"
+        return f"Not found: {name} ({detail})."
+    return None
+
+
+def _package_name(spec: str) -> str:
+    match = _NAME_RE.match(spec.strip("`'\""))
+    return match.group(0) if match else spec
+
+
+def _conflict(output: str, plan: InstallPlan | None) -> str | None:
+    if plan is None:
+        return None
+    airflow = f"Airflow {plan.airflow_version}" if plan.airflow_version else "Airflow"
+    user: dict[str, tuple[str, str]] = {}
+    for path in plan.user_constraints:
+        user.update(read_pins(path))
+    sources = (
+        (
+            "Conflicts with an MWAA essential package",
+            read_pins(plan.essential_constraints),
+            "MWAA pins {pin} and requirements cannot override it",
+        ),
+        (
+            "Conflicts with the Airflow constraints",
+            read_pins(plan.airflow_constraints),
+            f"the {airflow} constraints pin {{pin}}",
+        ),
+        ("Conflicts with your constraints", user, "a constraints file you named pins {pin}"),
+    )
+    tokens = [
+        (normalize(m.group(1)), m.group(2).rstrip("."), m.group(0).rstrip("."))
+        for m in _TOKEN_PIN_RE.finditer(output)
+    ]
+    for title, pins, says in sources:
+        for norm, version, token in tokens:
+            if norm in pins and pins[norm][1] == version:
+                pin = f"{pins[norm][0]}=={version}"
+                detail = _conflict_detail(output, token)
+                tail = f"; {detail}" if detail else ""
+                return f"{title}: {says.format(pin=pin)}{tail}."
+    return None
+
+
+def _conflict_detail(output: str, pin: str) -> str:
+    """Who wants something else: the user's own requirement, or a package depending on it."""
+    quoted = re.escape(pin)
+    match = re.search(rf"you require (\S+) and {quoted}\b", output)
+    if match:
+        return f"you require {match.group(1)}"
+    match = re.search(rf"(\S+) depends on (\S+) and {quoted}\b", output)
+    if match:
+        return f"{match.group(1)} requires {match.group(2)}"
+    # pip: "The user requested boto3==1.26.0" / "sqlmodel 0.0.14 depends on sqlalchemy<2.1.0"
+    name = re.escape(pin.split("==")[0])
+    match = re.search(rf"The user requested ({name}\S*)\s*$", output, re.M | re.I)
+    if match and match.group(1) != pin:
+        return f"you require {match.group(1)}"
+    match = re.search(rf"^\s*(\S+ \S+) depends on ({name}\S*)", output, re.M | re.I)
+    if match:
+        return f"{match.group(1)} requires {match.group(2)}"
+    return ""
+
+
+def _build_failure(output: str) -> str | None:
+    name = None
+    for pattern in _BUILD_PATTERNS:
+        match = pattern.search(output)
+        if match:
+            name = match.group(1).strip()
+            break
+    if name is None and not any(marker in output for marker in _BUILD_MARKERS):
+        return None
+    if name is None:
+        building = re.findall(r"^\s*Building (\S+)", output, re.M)
+        name = building[-1] if building else "a package from source"
+    cause = _BUILD_CAUSE_RE.search(output)
+    reason = cause.group(1).strip() if cause else ""
+    if not reason:
+        exceptions = [
+            m.group(1).strip() for m in map(_EXCEPTION_LINE_RE.match, output.splitlines()) if m
+        ]
+        reason = exceptions[-1] if exceptions else ""
+    tail = f": {reason}" if reason else ""
+    return f"Build failure: {name} could not be built{tail}."
+
+
+def _first_error(output: str) -> str:
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    first = next((i for i, line in enumerate(lines) if re.match(r"^(ERROR|error)\b", line)), None)
+    if first is None:
+        return lines[-1] if lines else "the installer failed without a message."
+    causes = []
+    for line in lines[first + 1 :]:
+        if not line.startswith("cause:"):
+            break
+        causes.append(line.removeprefix("cause:").strip())
+    message = re.sub(r"^(ERROR|error):?\s*", "", lines[first]) or lines[first]
+    if causes and causes[-1] not in message:
+        message += f" ({causes[-1]})"
+    return message
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 60 and seconds % 60 == 0:
+        minutes = int(seconds // 60)
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return f"{seconds:g} seconds"

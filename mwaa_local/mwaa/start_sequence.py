@@ -1,0 +1,260 @@
+"""MWAA's start sequence in one place (mwaa-behaviour.md 1.2, 2.1, 2.5): unpack plugins.zip into
+$AIRFLOW_HOME/plugins, source the startup script, install requirements, then the component
+starts. The container entrypoint and the `test-requirements` / `test-startup-script` commands
+all run this code, so what a user tests is what starts.
+
+Runs inside the container: standard library only.
+"""
+
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mwaa_local.errors import MwaaLocalError
+from mwaa_local.mwaa import log_streams, plugins, requirements
+from mwaa_local.mwaa.startup_script import StartupScriptResult, run_startup_script
+
+BUCKET = Path("/usr/local/mwaa-local/bucket")
+REQUIREMENTS_MARKER = ".mwaa-local-requirements-key"
+
+
+@dataclass(frozen=True)
+class SequenceSettings:
+    """What the sequence needs, read from the variables `mwaa-local start` sets."""
+
+    component: str
+    environment_name: str
+    airflow_version: str
+    python_version: str
+    airflow_home: Path
+    bucket: Path
+    plugins_path: str | None
+    startup_script_path: str | None
+    requirements_path: str | None
+    startup_script_timeout: float
+    requirements_timeout: float
+    option_keys: frozenset[str]
+
+    @classmethod
+    def from_environ(cls, component: str, environ: Mapping[str, str]) -> "SequenceSettings":
+        def path(name: str) -> str | None:
+            return environ.get(name) or None
+
+        return cls(
+            component=component,
+            environment_name=environ.get("MWAA_LOCAL_ENVIRONMENT_NAME", "mwaa-local"),
+            airflow_version=environ.get("AIRFLOW_VERSION", "0.0.0"),
+            python_version=f"{sys.version_info.major}.{sys.version_info.minor}",
+            airflow_home=Path(environ.get("AIRFLOW_HOME", "/usr/local/airflow")),
+            bucket=Path(environ.get("MWAA_LOCAL_BUCKET_MOUNT", str(BUCKET))),
+            plugins_path=path("MWAA_LOCAL_PLUGINS_S3_PATH"),
+            startup_script_path=path("MWAA_LOCAL_STARTUP_SCRIPT_S3_PATH"),
+            requirements_path=path("MWAA_LOCAL_REQUIREMENTS_S3_PATH"),
+            startup_script_timeout=float(environ.get("MWAA_LOCAL_STARTUP_SCRIPT_TIMEOUT", 300)),
+            requirements_timeout=float(environ.get("MWAA_LOCAL_REQUIREMENTS_TIMEOUT", 600)),
+            option_keys=frozenset(
+                k for k in environ.get("MWAA_LOCAL_CONFIG_OPTION_KEYS", "").split(",") if k
+            ),
+        )
+
+
+@dataclass
+class SequenceOutcome:
+    env: dict[str, str]
+    plugins: dict[str, Any] = field(default_factory=dict)
+    startup_script: StartupScriptResult | None = None
+    requirements: dict[str, Any] = field(default_factory=dict)
+    fatal: str | None = None
+
+
+def _log(message: str) -> None:
+    print(f"[mwaa-local] {message}", file=sys.stderr, flush=True)
+
+
+def _timed(label: str):
+    started = time.monotonic()
+    return lambda: _log(f"{label} took {time.monotonic() - started:.2f} s")
+
+
+def bucket_file(settings: SequenceSettings, key: str | None) -> Path | None:
+    return settings.bucket / key if key else None
+
+
+def install_plugins(settings: SequenceSettings) -> dict[str, Any]:
+    """Unpack the bucket's plugins.zip (or a plugins/ folder, zipped as MWAA users are told to)
+    into $AIRFLOW_HOME/plugins."""
+    target = settings.airflow_home / "plugins"
+    source = bucket_file(settings, settings.plugins_path)
+    if source is None:
+        for candidate in ("plugins.zip", "plugins"):
+            if (settings.bucket / candidate).exists():
+                source = settings.bucket / candidate
+                break
+    if source is None or not source.exists():
+        return {"ok": True, "source": None}
+    with tempfile.TemporaryDirectory(prefix="mwaa-local-plugins-") as tmp:
+        archive = source
+        if source.is_dir():
+            archive = plugins.zip_plugins_folder(source, Path(tmp) / "plugins.zip")
+        result = plugins.unpack_plugins(archive, target)
+    for warning in result.warnings:
+        _log(f"WARNING plugins: {warning}")
+    return {"ok": True, "source": str(source), "warnings": list(result.warnings)}
+
+
+def source_startup_script(
+    settings: SequenceSettings, env: dict[str, str], streams_root: Path | None
+) -> StartupScriptResult:
+    """Copy the bucket's startup script to $AIRFLOW_HOME/startup/startup.sh (where MWAA puts it)
+    and source it there."""
+    script = settings.airflow_home / "startup" / "startup.sh"
+    source = (
+        settings.bucket / settings.startup_script_path if settings.startup_script_path else None
+    )
+    if source is None or not source.is_file():
+        script.unlink(missing_ok=True)
+        return StartupScriptResult(path=str(source or script))
+    script.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, script)
+    stream = log_streams.Stream(
+        log_streams.stream_path(
+            streams_root, settings.environment_name, settings.component,
+            log_streams.STARTUP_SCRIPT,
+        ) if streams_root else None
+    )  # fmt: skip
+    try:
+        result = run_startup_script(
+            script,
+            env,
+            settings.airflow_version,
+            option_keys=settings.option_keys,
+            timeout=settings.startup_script_timeout,
+            on_line=stream.info,
+            on_warning=stream.warning,
+        )
+        (stream.error if result.fatal else stream.info)(result.summary())
+    finally:
+        stream.close()
+    return result
+
+
+def install_requirements(
+    settings: SequenceSettings, env: dict[str, str], streams_root: Path | None
+) -> dict[str, Any]:
+    """Install requirements as MWAA does, skipping an install whose inputs are unchanged."""
+    source = bucket_file(settings, settings.requirements_path)
+    if source is None or not source.is_file():
+        return {"ok": True, "ran": False, "path": str(source) if source else None}
+    copy = settings.airflow_home / "requirements" / "requirements.txt"
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, copy)
+    stream = log_streams.Stream(
+        log_streams.stream_path(
+            streams_root, settings.environment_name, settings.component,
+            log_streams.REQUIREMENTS,
+        ) if streams_root else None
+    )  # fmt: skip
+    try:
+        with tempfile.TemporaryDirectory(prefix="mwaa-local-requirements-") as workdir:
+            plan = requirements.plan_install(
+                source,
+                env,
+                Path(env["AIRFLOW_CONSTRAINTS_FILE"]),
+                Path(env["MWAA_ESSENTIAL_CONSTRAINTS_FILE"]),
+                Path(workdir),
+                settings.airflow_version,
+                settings.python_version,
+            )
+            for message in plan.messages:
+                level = "WARNING" if message.startswith("WARNING") else "INFO"
+                stream.write(message, level)
+            marker = settings.airflow_home / ".local" / REQUIREMENTS_MARKER
+            if marker.is_file() and marker.read_text() == plan.key:
+                stream.info("requirements unchanged since the last install here; not reinstalled")
+                return {"ok": True, "ran": False, "unchanged": True, "key": plan.key}
+            marker.unlink(missing_ok=True)
+            result = requirements.run_install(
+                plan,
+                env,
+                settings.requirements_timeout,
+                on_line=stream.info,
+                name=f"{settings.component}_requirements",
+            )
+            if result.ok:
+                marker.write_text(plan.key)
+                stream.info(f"requirements installed in {result.duration:.1f} s")
+            return {
+                "ok": result.ok,
+                "ran": True,
+                "timed_out": result.timed_out,
+                "returncode": result.returncode,
+                "duration": round(result.duration, 2),
+                "installed": [f"{name}=={version}" for name, version in result.installed],
+                "diagnosis": result.diagnosis,
+                "added_airflow_constraints": plan.added_airflow_constraints,
+                "messages": list(plan.messages),
+                "error_tail": [] if result.ok else list(result.output)[-25:],
+                "key": plan.key,
+            }
+    finally:
+        stream.close()
+
+
+def run_start_sequence(
+    settings: SequenceSettings,
+    environ: Mapping[str, str],
+    streams_root: Path | None = log_streams.STREAMS_ROOT,
+    steps: tuple[str, ...] = ("plugins", "startup_script", "requirements"),
+) -> SequenceOutcome:
+    """Run MWAA's start sequence; `outcome.env` is what the component starts with."""
+    env = dict(environ)
+    env["MWAA_AIRFLOW_COMPONENT"] = env.get("MWAA_AIRFLOW_COMPONENT", settings.component)
+    outcome = SequenceOutcome(env=env)
+    if "plugins" in steps:
+        done = _timed("plugins")
+        try:
+            outcome.plugins = install_plugins(settings)
+        except MwaaLocalError as e:
+            outcome.plugins = {"ok": False, "error": e.message}
+            outcome.fatal = f"plugins.zip: {e.message}"
+            log_streams.report_phase("plugins", settings.component, outcome.plugins)
+            return outcome
+        done()
+        log_streams.report_phase("plugins", settings.component, outcome.plugins)
+    if "startup_script" in steps:
+        done = _timed("startup script")
+        result = source_startup_script(settings, env, streams_root)
+        done()
+        outcome.startup_script = result
+        log_streams.report_phase("startup_script", settings.component, startup_report(result))
+        if result.fatal:
+            outcome.fatal = result.summary()
+            return outcome
+        env.update(result.exported)
+    if "requirements" in steps:
+        done = _timed("requirements")
+        outcome.requirements = install_requirements(settings, env, streams_root)
+        done()
+        log_streams.report_phase("requirements", settings.component, outcome.requirements)
+    return outcome
+
+
+def startup_report(result: StartupScriptResult) -> dict[str, Any]:
+    return {
+        "ok": not result.fatal,
+        "ran": result.ran,
+        "path": result.path,
+        "exit_status": result.exit_status,
+        "timed_out": result.timed_out,
+        "duration": round(result.duration, 3),
+        "exported": sorted(result.exported),
+        "restored": result.restored,
+        "overridden_by_options": result.overridden_by_options,
+        "crlf": result.crlf,
+        "summary": result.summary(),
+    }

@@ -1,0 +1,62 @@
+"""One-off containers from the environment's image, with no running stack: what the
+`test-requirements` and `test-startup-script` commands run in."""
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import docker
+
+from mwaa_local.errors import MwaaLocalError
+from mwaa_local.runtime.image import image_tag
+from mwaa_local.runtime.stack import UV_CACHE_VOLUME, airflow_environment, bucket_path
+from mwaa_local.runtime.state import StateDir
+from mwaa_local.spec.settings import Environment
+
+BUCKET_MOUNT = "/usr/local/mwaa-local/bucket"
+UV_CACHE_MOUNT = "/usr/local/mwaa-local/uv-cache"
+
+
+@dataclass
+class EphemeralRun:
+    exit_code: int
+    report: dict[str, Any]
+
+
+def run_test_command(
+    client: docker.DockerClient,
+    environment: Environment,
+    command: str,
+    component: str,
+    on_line: Callable[[str], None],
+) -> EphemeralRun:
+    """Run an in-container test command, streaming its log; return its exit code and report."""
+    secrets = StateDir.for_environment(environment.project_dir, environment.name).secrets()
+    container = client.containers.run(
+        image_tag(environment.airflow_version),
+        [command, component],
+        detach=True,
+        environment=airflow_environment(environment, secrets),
+        volumes={
+            str(bucket_path(environment)): {"bind": BUCKET_MOUNT, "mode": "ro"},
+            UV_CACHE_VOLUME: {"bind": UV_CACHE_MOUNT, "mode": "rw"},
+        },
+        labels={"io.github.mwaa-local.ephemeral": command},
+    )
+    try:
+        for chunk in container.logs(stream=True, follow=True, stdout=False, stderr=True):
+            for line in chunk.decode(errors="replace").splitlines():
+                on_line(line)
+        exit_code = container.wait()["StatusCode"]
+        stdout = container.logs(stdout=True, stderr=False).decode(errors="replace")
+    finally:
+        container.remove(force=True)
+    return EphemeralRun(exit_code, _last_json(stdout, command))
+
+
+def _last_json(stdout: str, command: str) -> dict[str, Any]:
+    for line in reversed(stdout.strip().splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    raise MwaaLocalError(f"{command} printed no report; its output was:\n{stdout[-2000:]}")
