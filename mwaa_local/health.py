@@ -10,7 +10,8 @@ import os
 import socket
 import sys
 import urllib.request
-from urllib.parse import unquote, urlsplit
+
+from mwaa_local.mwaa.services import connect_database
 
 HEARTBEAT_THRESHOLD_SECONDS = 30
 JOB_TYPES = {
@@ -34,17 +35,7 @@ def check_http(url: str) -> str:
 
 
 def check_heartbeat(job_type: str) -> str:
-    import psycopg2
-
-    url = urlsplit(os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
-    connection = psycopg2.connect(
-        host=url.hostname,
-        port=url.port or 5432,
-        user=unquote(url.username or ""),
-        password=unquote(url.password or ""),
-        dbname=url.path.lstrip("/"),
-        connect_timeout=5,
-    )
+    connection = connect_database(os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
     try:
         with connection.cursor() as cursor:
             cursor.execute(

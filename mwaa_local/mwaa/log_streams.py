@@ -39,7 +39,7 @@ def stream_path(root: Path, environment_name: str, component: str, stream: str) 
 class Stream:
     """A CloudWatch-like log stream: `[LEVEL] - message` lines in a file, echoed to stderr."""
 
-    def __init__(self, path: Path | None, echo: TextIO = sys.stderr) -> None:
+    def __init__(self, path: Path | None, echo: TextIO | None = None) -> None:
         self.path = path
         self.echo = echo
         self._file = None
@@ -53,7 +53,7 @@ class Stream:
         if self._file:
             self._file.write(f"{stamp} {line}\n")
             self._file.flush()
-        print(line, file=self.echo, flush=True)
+        print(line, file=self.echo or sys.stderr, flush=True)
 
     def info(self, message: str) -> None:
         self.write(message, "INFO")
@@ -69,10 +69,12 @@ class Stream:
             self._file.close()
 
 
-def report_phase(phase: str, component: str, result: dict[str, Any], out: TextIO = sys.stdout):
+def report_phase(
+    phase: str, component: str, result: dict[str, Any], out: TextIO | None = None
+) -> None:
     """One machine-readable line in the container's log; `start` and `status` read it back."""
     record = {"phase": phase, "component": component, "host": socket.gethostname(), **result}
-    print(PHASE_MARKER + json.dumps(record, sort_keys=True), file=out, flush=True)
+    print(PHASE_MARKER + json.dumps(record, sort_keys=True), file=out or sys.stdout, flush=True)
 
 
 def read_phases(log_text: str) -> dict[str, dict[str, Any]]:

@@ -18,18 +18,15 @@ prefix that holds Airflow, so it only adds what is missing.
 """
 
 import codecs
-import contextlib
 import hashlib
 import os
-import queue
 import re
-import signal
-import subprocess
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from mwaa_local.mwaa.processes import run_capped
 
 DEFAULT_PYTHON = "python3"
 DEFAULT_PREFIX = "/usr/local/airflow/.local"
@@ -449,99 +446,34 @@ def run_install(
     command = install_command(plan, python=python, prefix=prefix)
     start = time.monotonic()
     lines: list[str] = []
-    try:
-        process = subprocess.Popen(
-            command,
-            env=dict(environ),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-            start_new_session=True,  # its own process group, killed as a whole on time-out
-        )
-    except OSError as error:
-        line = f"error: could not run {command[0]}: {error}"
-        on_line(line)
-        result = InstallResult(False, 127, False, time.monotonic() - start, [line])
-        return _finish(result, plan, timeout, on_line)
 
-    pending: queue.Queue[str | None] = queue.Queue()
-
-    def read() -> None:
-        assert process.stdout is not None
-        for raw in process.stdout:
-            pending.put(raw.rstrip("\r\n"))
-        pending.put(None)
-
-    reader = threading.Thread(target=read, name="uv-output", daemon=True)
-    reader.start()
-    deadline = start + timeout
-    timed_out = False
-    exited_at: float | None = None
-    while True:
-        now = time.monotonic()
-        if now >= deadline:
-            timed_out = process.poll() is None
-            break
-        try:
-            line = pending.get(timeout=min(0.2, deadline - now))
-        except queue.Empty:
-            # uv has exited but something it started still holds the pipe: do not wait for it.
-            if process.poll() is not None:
-                exited_at = exited_at or now
-                if now - exited_at > 2:
-                    break
-            continue
-        if line is None:
-            break
+    def keep(line: str) -> None:
         lines.append(line)
         on_line(line)
 
-    elapsed = time.monotonic() - start
-    if timed_out:
-        _kill_group(process)
-        returncode = None
-    else:
-        returncode = process.wait()
-    reader.join(timeout=2)
-    while True:  # lines still queued when the loop stopped
-        try:
-            line = pending.get_nowait()
-        except queue.Empty:
-            break
-        if line is not None:
-            lines.append(line)
-            on_line(line)
-    if timed_out:
+    try:
+        finished = run_capped(command, environ, timeout, keep)
+    except OSError as error:
+        keep(f"error: could not run {command[0]}: {error}")
+        result = InstallResult(False, 127, False, time.monotonic() - start, lines)
+        return _finish(result, plan, timeout, on_line)
+    if finished.timed_out:
         on_line(
             MWAA_TIMEOUT_MESSAGE.format(
-                name=name, pid=process.pid, elapsed=elapsed * 1000, limit=timeout * 1000
+                name=name,
+                pid=finished.pid,
+                elapsed=finished.seconds * 1000,
+                limit=timeout * 1000,
             )
         )
     result = InstallResult(
-        ok=returncode == 0,
-        returncode=returncode,
-        timed_out=timed_out,
+        ok=finished.returncode == 0,
+        returncode=finished.returncode,
+        timed_out=finished.timed_out,
         duration=time.monotonic() - start,
         output=lines,
     )
     return _finish(result, plan, timeout, on_line)
-
-
-def _kill_group(process: subprocess.Popen[str]) -> None:
-    """SIGTERM to the whole group, SIGKILL after a grace period; then nothing of it is left."""
-    _signal_group(process, signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=5)
-    _signal_group(process, signal.SIGKILL)  # children (build backends) that outlived uv
-    process.wait()
-
-
-def _signal_group(process: subprocess.Popen[str], sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, sig)
 
 
 def _finish(

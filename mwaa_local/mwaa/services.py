@@ -38,12 +38,12 @@ def wait_for(what: str, check: Callable[[], None], timeout: float, interval: flo
             return
 
 
-def check_database(url: str) -> None:
-    """Connect to the Postgres metadata database named by a SQLAlchemy URL and run SELECT 1."""
+def connect_database(url: str):
+    """A psycopg2 connection to the Postgres database named by a SQLAlchemy URL."""
     import psycopg2  # installed with the postgres provider; imported late for host-side tests
 
     parts = urlsplit(url)
-    connection = psycopg2.connect(
+    return psycopg2.connect(
         host=parts.hostname,
         port=parts.port or 5432,
         user=unquote(parts.username or ""),
@@ -51,6 +51,11 @@ def check_database(url: str) -> None:
         dbname=parts.path.lstrip("/"),
         connect_timeout=5,
     )
+
+
+def check_database(url: str) -> None:
+    """Connect to the metadata database and run SELECT 1."""
+    connection = connect_database(url)
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")

@@ -85,6 +85,18 @@ def bucket_file(settings: SequenceSettings, key: str | None) -> Path | None:
     return settings.bucket / key if key else None
 
 
+def open_stream(
+    settings: SequenceSettings, streams_root: Path | None, name: str
+) -> log_streams.Stream:
+    """The component's CloudWatch-shaped stream `name`; stderr only when streams_root is None."""
+    path = None
+    if streams_root is not None:
+        path = log_streams.stream_path(
+            streams_root, settings.environment_name, settings.component, name
+        )
+    return log_streams.Stream(path)
+
+
 def install_plugins(settings: SequenceSettings) -> dict[str, Any]:
     """Unpack the bucket's plugins.zip (or a plugins/ folder, zipped as MWAA users are told to)
     into $AIRFLOW_HOME/plugins."""
@@ -121,12 +133,7 @@ def source_startup_script(
         return StartupScriptResult(path=str(source or script))
     script.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, script)
-    stream = log_streams.Stream(
-        log_streams.stream_path(
-            streams_root, settings.environment_name, settings.component,
-            log_streams.STARTUP_SCRIPT,
-        ) if streams_root else None
-    )  # fmt: skip
+    stream = open_stream(settings, streams_root, log_streams.STARTUP_SCRIPT)
     try:
         result = run_startup_script(
             script,
@@ -153,12 +160,7 @@ def install_requirements(
     copy = settings.airflow_home / "requirements" / "requirements.txt"
     copy.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, copy)
-    stream = log_streams.Stream(
-        log_streams.stream_path(
-            streams_root, settings.environment_name, settings.component,
-            log_streams.REQUIREMENTS,
-        ) if streams_root else None
-    )  # fmt: skip
+    stream = open_stream(settings, streams_root, log_streams.REQUIREMENTS)
     try:
         with tempfile.TemporaryDirectory(prefix="mwaa-local-requirements-") as workdir:
             plan = requirements.plan_install(

@@ -10,15 +10,13 @@ Where mwaa-local differs from MWAA's image, on purpose:
 - a time-out fails the component, as on MWAA, with a message that says so.
 """
 
-import os
-import selectors
-import signal
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from mwaa_local.mwaa.processes import run_capped
 
 # mwaa-behaviour.md 1.5: the documented reserved variables (PYTHONPATH is added per version).
 DOCUMENTED_RESERVED = frozenset(
@@ -91,7 +89,6 @@ PROTECTED_PREFIXES = ("MWAA__", "MWAA_LOCAL_")
 SHELL_VARIABLES = frozenset({"SHLVL", "PWD", "OLDPWD", "_"})
 
 DEFAULT_TIMEOUT_SECONDS = 300
-TERM_PATIENCE_SECONDS = 5
 
 CRLF_EXPLANATION = (
     "the startup script has Windows line endings (CRLF); MWAA's bash fails on them with "
@@ -181,7 +178,7 @@ def run_startup_script(
         }
         started = time.monotonic()
         on_line("Executing customer startup script")
-        result.timed_out = _run(["bash", "-c", WRAPPER], env, timeout, on_line)
+        result.timed_out = run_capped(["bash", "-c", WRAPPER], env, timeout, on_line).timed_out
         result.duration = time.monotonic() - started
         if result.timed_out:
             return result
@@ -221,87 +218,6 @@ def _sort_exports(
     for name in sorted(set(before) - set(after) - SHELL_VARIABLES):
         result.ignored_unsets.append(name)
         on_warning(f"the startup script unset {name}; that has no effect on MWAA, so it is kept")
-
-
-def _run(command: list[str], env: Mapping[str, str], timeout: float, on_line) -> bool:
-    """Run `command` in its own process group, streaming its output; True when it timed out.
-
-    Stops reading when bash exits, even if a background job it started still holds the pipe."""
-    process = subprocess.Popen(
-        command,
-        env=dict(env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    fd = process.stdout.fileno()
-    os.set_blocking(fd, False)
-    deadline = time.monotonic() + timeout
-    lines = _LineSplitter(on_line)
-    with selectors.DefaultSelector() as selector:
-        selector.register(fd, selectors.EVENT_READ)
-        open_pipe = True
-        while process.poll() is None:
-            if time.monotonic() > deadline:
-                _stop_group(process)
-                process.stdout.close()
-                return True
-            if not open_pipe:
-                time.sleep(0.1)
-            elif selector.select(timeout=0.2):
-                chunk = _read_available(fd)
-                if chunk is None:
-                    open_pipe = False  # the script closed its output; wait for it to end
-                    selector.unregister(fd)
-                else:
-                    lines.feed(chunk)
-        if open_pipe:
-            # What bash wrote before it exited; a background job may hold the pipe, so take
-            # what is there now and stop.
-            while chunk := _read_available(fd):
-                lines.feed(chunk)
-    lines.flush()
-    process.stdout.close()
-    return False
-
-
-class _LineSplitter:
-    def __init__(self, on_line: Callable[[str], None]) -> None:
-        self.on_line = on_line
-        self.pending = b""
-
-    def feed(self, chunk: bytes) -> None:
-        *complete, self.pending = (self.pending + chunk).split(b"\n")
-        for line in complete:
-            self.on_line(line.decode(errors="replace"))
-
-    def flush(self) -> None:
-        if self.pending:
-            self.on_line(self.pending.decode(errors="replace"))
-            self.pending = b""
-
-
-def _read_available(fd: int) -> bytes | None:
-    """What the pipe holds now: b"" when nothing yet, None at end of file."""
-    try:
-        return os.read(fd, 65536) or None
-    except BlockingIOError:
-        return b""
-
-
-def _stop_group(process: subprocess.Popen) -> None:
-    # As MWAA's image does: SIGTERM to the group, a few seconds' patience, then SIGKILL.
-    for sig, patience in ((signal.SIGTERM, TERM_PATIENCE_SECONDS), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=patience)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def _read_env_dump(path: Path) -> dict[str, str]:

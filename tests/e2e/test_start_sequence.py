@@ -70,6 +70,12 @@ def test_startup_exports_reach_tasks_and_reserved_ones_are_restored(airflow3_ima
         assert "pythonpath=/usr/local/mwaa-local/python" in log
         assert "wheel=from-plugins" in log
 
+        # A restarted component does not reinstall unchanged requirements.
+        assert project.cli("restart", "worker").returncode == 0
+        status = json.loads(project.cli("status", "--json").stdout)
+        requirements = status["Components"]["worker"]["StartSequence"]["requirements"]
+        assert requirements["ok"] and requirements.get("unchanged") is True
+
         worker_log = project.cli("logs", "worker", "--tail", "all").stdout
         assert "startup script running in worker" in worker_log
         for name in ("AIRFLOW__CORE__EXECUTOR", "PYTHONPATH"):
@@ -186,10 +192,14 @@ def test_test_startup_script_reports_exports_and_status(airflow2_image):
     try:
         (project.path / "startup").mkdir()
         script = project.path / "startup" / "startup.sh"
-        script.write_text("export STAGE=dev\nexport AIRFLOW_HOME=/tmp\n")
+        # sudo is there for startup scripts, as on MWAA.
+        script.write_text(
+            "export STAGE=dev\nexport AIRFLOW_HOME=/tmp\nsudo -n true && export SUDO_WORKS=yes\n"
+        )
         result = project.cli("test-startup-script")
         assert result.returncode == 0, result.output
-        assert "STAGE" in result.stdout and "AIRFLOW_HOME" in result.stdout
+        assert "STAGE" in result.stdout and "SUDO_WORKS" in result.stdout
+        assert "AIRFLOW_HOME" in result.stdout.split("restored")[1]
 
         script.write_text("export STAGE=dev\nexit 4\n")
         result = project.cli("test-startup-script", "--json")

@@ -83,3 +83,10 @@ def test_init_from_environment_writes_a_valid_file(tmp_path):
     text = (tmp_path / "mwaa-local.yaml").read_text()
     assert "AirflowVersion:" in text
     assert "dropped" in result.output and "Arn" in result.output
+
+
+def test_reset_db_asks_first_and_deletes_nothing_when_declined(tmp_path):
+    result = CliRunner().invoke(cli, ["--project-dir", str(tmp_path), "reset-db"], input="n\n")
+    assert "Delete the metadata database" in result.output
+    assert result.exit_code == 1
+    assert "Nothing was deleted" in result.output
