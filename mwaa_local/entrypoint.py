@@ -16,6 +16,7 @@ from pathlib import Path
 
 from mwaa_local.bucket.sync import sync_folder
 from mwaa_local.errors import MwaaLocalError
+from mwaa_local.mwaa import migration_marker
 from mwaa_local.mwaa.services import check_database, check_redis, wait_for
 from mwaa_local.mwaa.start_sequence import (
     BUCKET,
@@ -104,13 +105,18 @@ def write_component_env(env: dict[str, str]) -> None:
 def migrate_db(env: dict[str, str]) -> int:
     """The one-shot job before the components: migrate the metadata database, then make sure
     the admin login exists with the password mwaa-local printed."""
+    if migration_marker.is_current(env):
+        log.info("migrate-db: database and admin login already current for this image; skipped")
+        return 0
     command = ["python", "-m", "mwaa_local.mwaa.admin_user"]
     command += [env["MWAA_LOCAL_ADMIN_USERNAME"]] if env.get("MWAA_LOCAL_ADMIN_USERNAME") else []
     log.info("migrate-db: migrating the metadata database")
     code = subprocess.run(command, env=env).returncode
     if code != 0:
         log.error("migrate-db: exited with %d", code)
-    return code
+        return code
+    migration_marker.record(env)
+    return 0
 
 
 def start_component(component: str, extra: list[str]) -> None:

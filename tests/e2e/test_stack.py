@@ -66,11 +66,14 @@ def test_lifecycle(project, docker_engine):
     again = project.cli("start")
     assert again.returncode == 0, again.output
     assert run_id in [r["dag_run_id"] for r in project.api().dag_runs(DAG)]
+    # Same image, same login: the one-shot migration job has nothing to do.
+    assert "already current for this image; skipped" in project.cli("logs", "migrate-db").output
 
     # reset-db empties it.
     reset = project.cli("reset-db", "--yes")
     assert reset.returncode == 0, reset.output
     assert project.api().dag_runs(DAG) == []
+    assert "skipped" not in project.cli("logs", "migrate-db").output
 
 
 def test_broken_component_fails_start_naming_it(airflow3_image):
