@@ -52,7 +52,8 @@ def main() -> None:
     baseline = [
         "docker", "run", "--rm", "-v", f"{project}:/bucket:ro", "--entrypoint", "sh",
         image_tag(version), "-c",
-        "/usr/local/mwaa-local/uv/bin/pip --python python3 install -q --user --no-cache-dir "
+        "/usr/local/mwaa-local/uv/bin/pip --python /usr/local/mwaa-local/bin/python3 "
+        "install -q --user --no-cache-dir "
         "-r /bucket/requirements/requirements.txt -c $AIRFLOW_CONSTRAINTS_FILE "
         "-c $MWAA_ESSENTIAL_CONSTRAINTS_FILE",
     ]  # fmt: skip

@@ -1,0 +1,61 @@
+"""Continuous DAG sync inside each Airflow container: `python -m mwaa_local.bucket.dag_sync`.
+
+MWAA syncs the bucket's DAG folder into every container every 30 seconds, new, changed and
+deleted files alike (mwaa-behaviour.md 3); mwaa-local does the same at `Local.DagSyncInterval`
+(1 s by default, 30 for MWAA's pace). A bucket that cannot be read leaves the last good copy in
+place, and the error is reported for `status`.
+"""
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from mwaa_local.bucket.sync import sync_folder
+from mwaa_local.mwaa.log_streams import report_phase
+
+BUCKET = Path("/usr/local/mwaa-local/bucket")
+
+
+def sync_once(bucket: Path, dag_path: str, target: Path) -> dict:
+    """One sync; an unreadable bucket changes nothing and says why."""
+    if not os.access(bucket, os.R_OK | os.X_OK) or not bucket.is_dir():
+        return {"ok": False, "error": f"the bucket {bucket} cannot be read; kept the last copy"}
+    try:
+        result = sync_folder(bucket / dag_path, target)
+    except OSError as e:
+        return {"ok": False, "error": f"sync failed, kept the last copy: {e}"}
+    return {"ok": True, "copied": result.copied, "deleted": result.deleted}
+
+
+def run(bucket: Path, dag_path: str, target: Path, interval: float, component: str) -> None:
+    last_ok = True
+    while True:
+        outcome = sync_once(bucket, dag_path, target)
+        changed = outcome.get("copied") or outcome.get("deleted")
+        if changed or outcome["ok"] != last_ok:
+            report_phase("dag_sync", component, outcome)
+        last_ok = outcome["ok"]
+        time.sleep(interval)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="mwaa_local.bucket.dag_sync")
+    parser.add_argument("--once", action="store_true", help="Sync now and exit.")
+    args = parser.parse_args(argv)
+    env = os.environ
+    bucket = Path(env.get("MWAA_LOCAL_BUCKET_MOUNT", str(BUCKET)))
+    dag_path = env.get("MWAA_LOCAL_DAG_S3_PATH", "dags")
+    target = Path(env.get("AIRFLOW_HOME", "/usr/local/airflow")) / "dags"
+    component = env.get("MWAA_LOCAL_COMPONENT", "?")
+    if args.once:
+        outcome = sync_once(bucket, dag_path, target)
+        report_phase("dag_sync", component, outcome)
+        return 0 if outcome["ok"] else 1
+    run(bucket, dag_path, target, float(env.get("MWAA_LOCAL_DAG_SYNC_INTERVAL", 1)), component)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
