@@ -92,6 +92,17 @@ def sync_dags(env: dict[str, str]) -> None:
     log.info("synced %s: %d copied, %d deleted", source, len(result.copied), len(result.deleted))
 
 
+def start_dag_sync(component: str, env: dict[str, str]) -> None:
+    """Keep this container's DAG folder in step with the bucket, in the background, for as long
+    as the container runs (mwaa-behaviour.md 3)."""
+    subprocess.Popen(
+        [sys.executable, "-m", "mwaa_local.bucket.dag_sync"],
+        env={**env, "MWAA_LOCAL_COMPONENT": component},
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
 def write_component_env(env: dict[str, str]) -> None:
     """Leave the component's environment where `mwaa-local shell` and `mwaa-local airflow` load
     it, so they see what the component sees (its name, the startup script's exports)."""
@@ -129,6 +140,7 @@ def start_component(component: str, extra: list[str]) -> None:
     if outcome.fatal:
         raise MwaaLocalError(f"{component} cannot start: {outcome.fatal}")
     write_component_env(outcome.env)
+    start_dag_sync(component, outcome.env)
     wait_for_services(outcome.env)
     command = COMPONENT_COMMANDS[component] + extra
     log.info("starting %s: %s", component, " ".join(command))

@@ -30,7 +30,7 @@ def sync_once(bucket: Path, dag_path: str, target: Path) -> dict:
 
 
 def run(bucket: Path, dag_path: str, target: Path, interval: float, component: str) -> None:
-    last_ok = True
+    last_ok: bool | None = None  # the first pass is always reported
     while True:
         outcome = sync_once(bucket, dag_path, target)
         changed = outcome.get("copied") or outcome.get("deleted")

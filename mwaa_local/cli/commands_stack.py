@@ -148,7 +148,9 @@ def status_command(project: Project, as_json: bool) -> None:
         )
         return
     out.print(f"Environment {stack.environment.name}: {status}")
-    table = Table("Component", "State", "Health", "Restarts", "Startup script", "Requirements")
+    table = Table(
+        "Component", "State", "Health", "Restarts", "Startup script", "Requirements", "DAG sync"
+    )
     for state in sorted(states.values(), key=lambda s: s.service):
         phases = reports.get(state.service, {})
         table.add_row(
@@ -158,6 +160,7 @@ def status_command(project: Project, as_json: bool) -> None:
             str(state.restarts),
             startup_cell(phases.get("startup_script")),
             requirements_cell(phases.get("requirements")),
+            sync_cell(phases.get("dag_sync")),
         )
     out.print(table)
 
@@ -177,6 +180,12 @@ def requirements_cell(report: dict | None) -> str:
     if report.get("ok"):
         return "installed" if report.get("ran") else "unchanged"
     return f"[red]FAILED[/]: {report.get('diagnosis')}"
+
+
+def sync_cell(report: dict | None) -> str:
+    if not report:
+        return "-"
+    return "ok" if report.get("ok") else f"[red]{report.get('error')}[/]"
 
 
 @click.command("logs")
@@ -216,6 +225,23 @@ def show_log_streams(stack: Stack, component: str | None) -> None:
     for path in files:
         out.print(f"[bold]== {path.parent.name} / {path.name}[/]")
         out.print(path.read_text(errors="replace"), markup=False, highlight=False)
+
+
+@click.command("sync")
+@click.pass_obj
+def sync_command(project: Project) -> None:
+    """Sync the bucket's DAG folder into every running component now."""
+    stack = open_stack(project)
+    codes = stack.sync_dags_now()
+    if not codes:
+        raise MwaaLocalError(
+            f"Environment {project.environment.name} is not running.",
+            hint="Start it first: mwaa-local start",
+        )
+    failed = [service for service, code in codes.items() if code != 0]
+    if failed:
+        raise MwaaLocalError(f"DAG sync failed on {', '.join(failed)}; the last copy is kept.")
+    out.print(f"Synced the DAG folder into {', '.join(sorted(codes))}.")
 
 
 @click.command("reset-db")
@@ -275,6 +301,7 @@ COMMANDS = [
     status_command,
     logs_command,
     reset_db_command,
+    sync_command,
     shell_command,
     airflow_command,
 ]

@@ -89,6 +89,7 @@ def airflow_environment(environment: Environment, secrets: Secrets) -> dict[str,
         "MWAA_LOCAL_STARTUP_SCRIPT_TIMEOUT": str(environment.local.startup_script_timeout),
         "MWAA_LOCAL_REQUIREMENTS_TIMEOUT": str(environment.local.requirements_timeout),
         "MWAA_LOCAL_CONFIG_OPTION_KEYS": ",".join(sorted(options)),
+        "MWAA_LOCAL_DAG_SYNC_INTERVAL": str(environment.local.dag_sync_interval),
         "AIRFLOW_ENV_NAME": environment.name,
     }
     if version.major >= 3:
@@ -311,6 +312,15 @@ class Stack:
                 archive.extractall(target, **safe)
             break
         return target / STREAMS_ROOT.name
+
+    def sync_dags_now(self) -> dict[str, int]:
+        """Sync the bucket's DAG folder into every running Airflow component now."""
+        codes = {}
+        for service, state in self.states().items():
+            if service in airflow_services(self.environment) and state.status == "running":
+                command = ["python", "-m", "mwaa_local.bucket.dag_sync", "--once"]
+                codes[service] = self.exec_in(service, command)
+        return codes
 
     def log_tail(self, service: str, lines: int = LOG_TAIL_LINES) -> str:
         try:

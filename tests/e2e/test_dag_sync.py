@@ -1,0 +1,74 @@
+"""DAG sync as on MWAA: each container keeps its own copy, synced from the bucket folder."""
+
+import json
+import os
+import time
+
+import pytest
+
+from tests.e2e.stacks import make_project
+
+pytestmark = pytest.mark.e2e
+
+AIRFLOW_SERVICES = ("scheduler", "worker", "triggerer", "webserver")
+
+
+def copies(docker_engine, project, name: str) -> dict[str, str | None]:
+    """The file's content in each Airflow container's own DAG folder (None where absent)."""
+    label = f"com.docker.compose.project={project.name.lower()}"
+    found = {}
+    for container in docker_engine.containers.list(filters={"label": label}):
+        service = container.labels["com.docker.compose.service"]
+        if service in AIRFLOW_SERVICES:
+            code, output = container.exec_run(["cat", f"/usr/local/airflow/dags/{name}"])
+            found[service] = output.decode() if code == 0 else None
+    return found
+
+
+def wait_until(predicate, timeout: float = 10) -> float:
+    started = time.monotonic()
+    while not predicate():
+        assert time.monotonic() - started < timeout, "not synced in time"
+        time.sleep(0.2)
+    return time.monotonic() - started
+
+
+def test_new_changed_and_deleted_files_reach_every_container(airflow2_image, docker_engine):
+    project = make_project(f"e2e-sync-{os.getpid()}", airflow2_image.version)
+    try:
+        assert project.cli("start").returncode == 0
+        dag = project.path / "dags" / "synced.py"
+        dag.write_text("# v1 airflow dag\n")
+        seconds = wait_until(
+            lambda: (
+                set(copies(docker_engine, project, "synced.py").values()) == {"# v1 airflow dag\n"}
+            )
+        )
+        assert seconds < 3  # the default interval is 1 s
+        assert len(copies(docker_engine, project, "synced.py")) == len(AIRFLOW_SERVICES)
+
+        dag.write_text("# v2 airflow dag\n")
+        wait_until(
+            lambda: (
+                set(copies(docker_engine, project, "synced.py").values()) == {"# v2 airflow dag\n"}
+            )
+        )
+        dag.unlink()
+        wait_until(lambda: set(copies(docker_engine, project, "synced.py").values()) == {None})
+
+        synced = project.cli("sync")
+        assert synced.returncode == 0, synced.output
+
+        # An unreadable bucket leaves the last good copy, and status says why.
+        project.path.chmod(0o700)  # the containers' airflow user (uid 1000) loses access
+        try:
+            assert project.cli("sync").returncode == 1
+            time.sleep(2)
+            status = json.loads(project.cli("status", "--json").stdout)
+            sync = status["Components"]["worker"]["StartSequence"]["dag_sync"]
+            assert sync["ok"] is False and "cannot be read" in sync["error"]
+            assert copies(docker_engine, project, "mwaa_local_example.py")["worker"]
+        finally:
+            project.path.chmod(0o755)
+    finally:
+        project.destroy()
