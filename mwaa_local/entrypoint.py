@@ -14,16 +14,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mwaa_local.bucket.sync import sync_folder
+from mwaa_local.bucket.dag_sync import sync_once
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.mwaa import migration_marker
 from mwaa_local.mwaa.services import check_database, check_redis, wait_for
-from mwaa_local.mwaa.start_sequence import (
-    BUCKET,
-    SequenceSettings,
-    run_start_sequence,
-    startup_report,
-)
+from mwaa_local.mwaa.start_sequence import SequenceSettings, run_start_sequence, startup_report
 
 log = logging.getLogger("mwaa-local")
 
@@ -78,18 +73,20 @@ def wait_for_services(env: dict[str, str]) -> None:
         wait_for("the Celery broker", lambda: check_redis(broker), timeout)
 
 
-def sync_dags(env: dict[str, str]) -> None:
-    """Copy the bucket's DAG folder into this container's own DAG folder."""
-    source = BUCKET / env.get("MWAA_LOCAL_DAG_S3_PATH", "dags")
-    target = Path(env["AIRFLOW_HOME"]) / "dags"
-    try:
-        result = sync_folder(source, target)
-    except PermissionError as e:
+def sync_dags(settings: SequenceSettings) -> None:
+    """Copy the bucket's DAG folder into this container's own DAG folder, before anything else."""
+    outcome = sync_once(settings.bucket, settings.dag_path, settings.airflow_home / "dags")
+    if not outcome["ok"]:
         raise MwaaLocalError(
-            f"cannot read the bucket's DAG folder ({e.filename}) as user airflow (uid "
-            f"{os.getuid()}): make the project folder readable by others (chmod o+rX)"
-        ) from e
-    log.info("synced %s: %d copied, %d deleted", source, len(result.copied), len(result.deleted))
+            f"{outcome['error']} as user airflow (uid {os.getuid()}): make the project folder "
+            "readable by others (chmod o+rX)"
+        )
+    log.info(
+        "synced %s: %d copied, %d deleted",
+        settings.bucket / settings.dag_path,
+        len(outcome["copied"]),
+        len(outcome["deleted"]),
+    )
 
 
 def start_dag_sync(component: str, env: dict[str, str]) -> None:
@@ -135,8 +132,9 @@ def start_component(component: str, extra: list[str]) -> None:
     if component == "migrate-db":
         wait_for_services(env)
         sys.exit(migrate_db(env))
-    sync_dags(env)
-    outcome = run_start_sequence(SequenceSettings.from_environ(component, env), env)
+    settings = SequenceSettings.from_environ(component, env)
+    sync_dags(settings)
+    outcome = run_start_sequence(settings, env)
     if outcome.fatal:
         raise MwaaLocalError(f"{component} cannot start: {outcome.fatal}")
     write_component_env(outcome.env)

@@ -12,20 +12,18 @@ import sys
 import time
 from pathlib import Path
 
-from mwaa_local.bucket.sync import sync_folder
+from mwaa_local.bucket.sync import BUCKET_MOUNT, sync_folder
 from mwaa_local.mwaa.log_streams import report_phase
-
-BUCKET = Path("/usr/local/mwaa-local/bucket")
 
 
 def sync_once(bucket: Path, dag_path: str, target: Path) -> dict:
-    """One sync; an unreadable bucket changes nothing and says why."""
+    """One sync; an unreadable bucket changes nothing (the last copy stays) and says why."""
     if not os.access(bucket, os.R_OK | os.X_OK) or not bucket.is_dir():
-        return {"ok": False, "error": f"the bucket {bucket} cannot be read; kept the last copy"}
+        return {"ok": False, "error": f"the bucket {bucket} cannot be read"}
     try:
         result = sync_folder(bucket / dag_path, target)
     except OSError as e:
-        return {"ok": False, "error": f"sync failed, kept the last copy: {e}"}
+        return {"ok": False, "error": f"the DAG sync failed: {e}"}
     return {"ok": True, "copied": result.copied, "deleted": result.deleted}
 
 
@@ -45,7 +43,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--once", action="store_true", help="Sync now and exit.")
     args = parser.parse_args(argv)
     env = os.environ
-    bucket = Path(env.get("MWAA_LOCAL_BUCKET_MOUNT", str(BUCKET)))
+    bucket = Path(env.get("MWAA_LOCAL_BUCKET_MOUNT", str(BUCKET_MOUNT)))
     dag_path = env.get("MWAA_LOCAL_DAG_S3_PATH", "dags")
     target = Path(env.get("AIRFLOW_HOME", "/usr/local/airflow")) / "dags"
     component = env.get("MWAA_LOCAL_COMPONENT", "?")

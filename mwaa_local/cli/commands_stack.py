@@ -232,12 +232,8 @@ def show_log_streams(stack: Stack, component: str | None) -> None:
 def sync_command(project: Project) -> None:
     """Sync the bucket's DAG folder into every running component now."""
     stack = open_stack(project)
+    stack.require_running()
     codes = stack.sync_dags_now()
-    if not codes:
-        raise MwaaLocalError(
-            f"Environment {project.environment.name} is not running.",
-            hint="Start it first: mwaa-local start",
-        )
     failed = [service for service, code in codes.items() if code != 0]
     if failed:
         raise MwaaLocalError(f"DAG sync failed on {', '.join(failed)}; the last copy is kept.")
@@ -285,11 +281,7 @@ def shell_command(project: Project, component: str) -> None:
 def airflow_command(project: Project, args: tuple[str, ...]) -> None:
     """Run an Airflow CLI command inside the running stack (its database, its config)."""
     stack = open_stack(project)
-    if not stack.is_running():
-        raise MwaaLocalError(
-            f"Environment {project.environment.name} is not running.",
-            hint="Start it first: mwaa-local start",
-        )
+    stack.require_running()
     code = stack.exec_airflow(args)
     sys.exit(code)
 

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mwaa_local.bucket.sync import BUCKET_MOUNT
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.mwaa import log_streams, plugins, requirements
 from mwaa_local.mwaa.startup_script import StartupScriptResult, run_startup_script
 
-BUCKET = Path("/usr/local/mwaa-local/bucket")
 REQUIREMENTS_MARKER = ".mwaa-local-requirements-key"
 
 
@@ -33,6 +33,7 @@ class SequenceSettings:
     python_version: str
     airflow_home: Path
     bucket: Path
+    dag_path: str
     plugins_path: str | None
     startup_script_path: str | None
     requirements_path: str | None
@@ -51,7 +52,8 @@ class SequenceSettings:
             airflow_version=environ.get("AIRFLOW_VERSION", "0.0.0"),
             python_version=f"{sys.version_info.major}.{sys.version_info.minor}",
             airflow_home=Path(environ.get("AIRFLOW_HOME", "/usr/local/airflow")),
-            bucket=Path(environ.get("MWAA_LOCAL_BUCKET_MOUNT", str(BUCKET))),
+            bucket=Path(environ.get("MWAA_LOCAL_BUCKET_MOUNT", str(BUCKET_MOUNT))),
+            dag_path=environ.get("MWAA_LOCAL_DAG_S3_PATH", "dags"),
             plugins_path=path("MWAA_LOCAL_PLUGINS_S3_PATH"),
             startup_script_path=path("MWAA_LOCAL_STARTUP_SCRIPT_S3_PATH"),
             requirements_path=path("MWAA_LOCAL_REQUIREMENTS_S3_PATH"),
@@ -125,9 +127,7 @@ def source_startup_script(
     """Copy the bucket's startup script to $AIRFLOW_HOME/startup/startup.sh (where MWAA puts it)
     and source it there."""
     script = settings.airflow_home / "startup" / "startup.sh"
-    source = (
-        settings.bucket / settings.startup_script_path if settings.startup_script_path else None
-    )
+    source = bucket_file(settings, settings.startup_script_path)
     if source is None or not source.is_file():
         script.unlink(missing_ok=True)
         return StartupScriptResult(path=str(source or script))

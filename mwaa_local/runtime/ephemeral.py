@@ -8,13 +8,13 @@ from typing import Any
 
 import docker
 
+from mwaa_local.bucket.sync import BUCKET_MOUNT
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.runtime.image import image_tag
 from mwaa_local.runtime.stack import UV_CACHE_VOLUME, airflow_environment, bucket_path
 from mwaa_local.runtime.state import StateDir
 from mwaa_local.spec.settings import Environment
 
-BUCKET_MOUNT = "/usr/local/mwaa-local/bucket"
 UV_CACHE_MOUNT = "/usr/local/mwaa-local/uv-cache"
 
 
@@ -39,7 +39,7 @@ def run_test_command(
         detach=True,
         environment=airflow_environment(environment, secrets),
         volumes={
-            str(bucket_path(environment)): {"bind": BUCKET_MOUNT, "mode": "ro"},
+            str(bucket_path(environment)): {"bind": str(BUCKET_MOUNT), "mode": "ro"},
             UV_CACHE_VOLUME: {"bind": UV_CACHE_MOUNT, "mode": "rw"},
         },
         labels={"io.github.mwaa-local.ephemeral": command},

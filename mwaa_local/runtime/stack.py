@@ -246,6 +246,13 @@ class Stack:
     def is_running(self) -> bool:
         return any(s.status == "running" for s in self.states().values())
 
+    def require_running(self) -> None:
+        if not self.is_running():
+            raise MwaaLocalError(
+                f"Environment {self.environment.name} is not running.",
+                hint="Start it first: mwaa-local start",
+            )
+
     def container_for(self, service: str):
         for container in self.containers():
             if container.labels.get("com.docker.compose.service") == service:
