@@ -179,6 +179,8 @@ def main(argv: list[str]) -> None:
     try:
         if component in TEST_COMMANDS:
             sys.exit(run_test_command(component, extra[0] if extra else "worker"))
+        if component == "bucket-sync":
+            os.execvp(sys.executable, [sys.executable, "-m", "mwaa_local.bucket.s3_mirror"])
         if component in MWAA_COMPONENT_NAMES:
             start_component(component, extra)
     except MwaaLocalError as e:

@@ -36,7 +36,7 @@ class Project:
         return Path(base) / "mwaa-local"
 
 
-@click.command("versions")
+@click.command("airflow-versions")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def versions_command(as_json: bool) -> None:
     """List MWAA's Airflow versions with their Python version and components."""

@@ -10,15 +10,24 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from mwaa_local.bucket.versions import OBJECT_KINDS
 from mwaa_local.cli.commands_image import build_for
 from mwaa_local.cli.commands_settings import Project
-from mwaa_local.cli.output import err, out, print_json
+from mwaa_local.cli.output import err, out, print_json, warn
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.mwaa.log_streams import log_group
 from mwaa_local.runtime.engine import docker_client
 from mwaa_local.runtime.image import find_image
 from mwaa_local.runtime.prereqs import PORT_HINT, port_free
+from mwaa_local.runtime.record import EnvironmentRecord
 from mwaa_local.runtime.stack import ServiceState, Stack, environment_status
+from mwaa_local.runtime.update import (
+    PendingChange,
+    environment_settings,
+    pending_changes,
+    record_create,
+    shown_status,
+)
 
 
 def open_stack(project: Project) -> Stack:
@@ -79,12 +88,16 @@ def start_command(project: Project, foreground: bool, timeout: int) -> None:
         check_port_free(environment.local.bind_address, environment.local.webserver_port)
     if find_image(stack.client, environment.airflow_version) is None:
         build_for(project, environment.airflow_version)
+    pending = record_create(stack)
     seconds = start_stack(stack, timeout)
     username, password = stack.admin_credentials()
     local = environment.local
     out.print(f"Environment {environment.name} is AVAILABLE ({seconds:.1f} s).")
     out.print(f"  Airflow UI: http://{local.bind_address}:{local.webserver_port}")
     out.print(f"  Login:      {username} / {password}")
+    if pending:
+        names = ", ".join(f"{c.what} ({c.wanted})" for c in pending)
+        warn(f"Started on the applied versions; not applied yet: {names}. Run `mwaa-local update`.")
     if foreground:
         try:
             stack.compose("logs", "--follow", "--tail", "0", capture=False, check=False)
@@ -125,14 +138,29 @@ def status_command(project: Project, as_json: bool) -> None:
     """Each component's state and health, and the environment's status in MWAA's words."""
     stack = open_stack(project)
     states = stack.states()
-    status = environment_status(stack.environment, states)
+    record = stack.record()
+    status = shown_status(environment_status(stack.environment, states), record)
     reports = stack.phase_reports()
+    try:
+        wanted = stack.bucket_objects()
+        changes = pending_changes(record, wanted, environment_settings(stack.environment))
+        bucket_error = None
+    except MwaaLocalError as e:
+        changes, bucket_error = [], e.message
+    applied = {
+        OBJECT_KINDS[kind][0]: version.label if version else None
+        for kind, version in (record.applied or {}).items()
+    }
     if as_json:
         print_json(
             {
                 "Name": stack.environment.name,
                 "Status": status,
                 "AirflowVersion": stack.environment.airflow_version.airflow,
+                "LastUpdate": record.last_update,
+                "Applied": applied,
+                "PendingChanges": [vars(c) for c in changes],
+                "BucketError": bucket_error,
                 "Components": {
                     s.service: {
                         "State": s.status,
@@ -160,9 +188,35 @@ def status_command(project: Project, as_json: bool) -> None:
             str(state.restarts),
             startup_cell(phases.get("startup_script")),
             requirements_cell(phases.get("requirements")),
-            sync_cell(phases.get("dag_sync")),
+            sync_cell(phases.get("dag_sync") or phases.get("bucket_sync")),
         )
     out.print(table)
+    show_versions(record, applied, changes, bucket_error)
+
+
+def show_changes(changes: list[PendingChange]) -> None:
+    for change in changes:
+        out.print(f"  {change.what}: {change.applied} -> {change.wanted}", markup=False)
+
+
+def show_versions(
+    record: EnvironmentRecord,
+    applied: dict[str, str | None],
+    changes: list[PendingChange],
+    bucket_error: str | None,
+) -> None:
+    last = record.last_update
+    if last:
+        error = last.get("Error")
+        detail = f": {error['ErrorCode']}: {error['ErrorMessage']}" if error else ""
+        out.print(f"LastUpdate: {last['Status']} ({last['CreatedAt']}){detail}", markup=False)
+    for what, label in applied.items():
+        out.print(f"  {what}: {label or '-'}", markup=False)
+    if bucket_error:
+        out.print(f"[red]The bucket cannot be read:[/] {bucket_error}")
+    if changes:
+        out.print("Pending changes (apply with `mwaa-local update`):")
+        show_changes(changes)
 
 
 def startup_cell(report: dict | None) -> str:

@@ -6,6 +6,7 @@ import click
 
 from mwaa_local import __version__
 from mwaa_local.cli import (
+    commands_bucket,
     commands_image,
     commands_mwaa,
     commands_packaging,
@@ -55,6 +56,7 @@ COMMAND_GROUPS = (
     commands_settings,
     commands_image,
     commands_stack,
+    commands_bucket,
     commands_mwaa,
     commands_packaging,
     commands_prereqs,

@@ -67,6 +67,29 @@ MWAA_DEFAULT_OPTIONS: dict[str, str] = {
 }
 
 
+# mwaa-behaviour.md 3 and 4.4: on MWAA a new DAG file is listed after dag_dir_list_interval
+# (300 s) and a changed one parsed after min_file_process_interval (30 s); the serialized DAG is
+# written at most every min_serialized_dag_update_interval (30 s). mwaa-local's fast mode
+# shortens them so a saved file is parsed within seconds; AirflowConfigurationOptions still win.
+FAST_PARSING_OPTIONS: dict[int, dict[str, str]] = {
+    2: {
+        "scheduler.dag_dir_list_interval": "2",
+        "scheduler.min_file_process_interval": "2",
+        "core.min_serialized_dag_update_interval": "1",
+        "core.min_serialized_dag_fetch_interval": "1",
+    },
+    3: {
+        "dag_processor.refresh_interval": "2",
+        "dag_processor.min_file_process_interval": "2",
+    },
+}
+
+
+def parsing_options(airflow_major: int, dag_sync: str) -> dict[str, str]:
+    """The parsing intervals for a DagSync mode: fast, or MWAA's own (Airflow's defaults)."""
+    return FAST_PARSING_OPTIONS[airflow_major] if dag_sync == "fast" else {}
+
+
 def env_file_text(variables: Mapping[str, str]) -> str:
     """An env file Docker and compose both read: KEY=value, one per line, no quoting."""
     lines = []

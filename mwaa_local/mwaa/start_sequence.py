@@ -34,17 +34,22 @@ class SequenceSettings:
     airflow_home: Path
     bucket: Path
     dag_path: str
-    plugins_path: str | None
-    startup_script_path: str | None
-    requirements_path: str | None
+    # The applied object versions' files (mwaa_local/bucket/versions.py), and their labels
+    # (key@version) for reports; None when the environment has no such object.
+    plugins_file: Path | None
+    startup_script_file: Path | None
+    requirements_file: Path | None
+    labels: dict[str, str]
     startup_script_timeout: float
     requirements_timeout: float
     option_keys: frozenset[str]
 
     @classmethod
     def from_environ(cls, component: str, environ: Mapping[str, str]) -> "SequenceSettings":
-        def path(name: str) -> str | None:
-            return environ.get(name) or None
+        def path(name: str) -> Path | None:
+            return Path(environ[name]) if environ.get(name) else None
+
+        kinds = ("PLUGINS", "STARTUP_SCRIPT", "REQUIREMENTS")
 
         return cls(
             component=component,
@@ -54,9 +59,10 @@ class SequenceSettings:
             airflow_home=Path(environ.get("AIRFLOW_HOME", "/usr/local/airflow")),
             bucket=Path(environ.get("MWAA_LOCAL_BUCKET_MOUNT", str(BUCKET_MOUNT))),
             dag_path=environ.get("MWAA_LOCAL_DAG_S3_PATH", "dags"),
-            plugins_path=path("MWAA_LOCAL_PLUGINS_S3_PATH"),
-            startup_script_path=path("MWAA_LOCAL_STARTUP_SCRIPT_S3_PATH"),
-            requirements_path=path("MWAA_LOCAL_REQUIREMENTS_S3_PATH"),
+            plugins_file=path("MWAA_LOCAL_PLUGINS_FILE"),
+            startup_script_file=path("MWAA_LOCAL_STARTUP_SCRIPT_FILE"),
+            requirements_file=path("MWAA_LOCAL_REQUIREMENTS_FILE"),
+            labels={k.lower(): environ.get(f"MWAA_LOCAL_{k}_FILE_LABEL", "") for k in kinds},
             startup_script_timeout=float(environ.get("MWAA_LOCAL_STARTUP_SCRIPT_TIMEOUT", 300)),
             requirements_timeout=float(environ.get("MWAA_LOCAL_REQUIREMENTS_TIMEOUT", 600)),
             option_keys=frozenset(
@@ -83,10 +89,6 @@ def _timed(label: str):
     return lambda: _log(f"{label} took {time.monotonic() - started:.2f} s")
 
 
-def bucket_file(settings: SequenceSettings, key: str | None) -> Path | None:
-    return settings.bucket / key if key else None
-
-
 def open_stream(
     settings: SequenceSettings, streams_root: Path | None, name: str
 ) -> log_streams.Stream:
@@ -100,25 +102,14 @@ def open_stream(
 
 
 def install_plugins(settings: SequenceSettings) -> dict[str, Any]:
-    """Unpack the bucket's plugins.zip (or a plugins/ folder, zipped as MWAA users are told to)
-    into $AIRFLOW_HOME/plugins."""
-    target = settings.airflow_home / "plugins"
-    source = bucket_file(settings, settings.plugins_path)
+    """Unpack the applied plugins.zip into $AIRFLOW_HOME/plugins (mwaa-behaviour.md 2.5)."""
+    source = settings.plugins_file
     if source is None:
-        for candidate in ("plugins.zip", "plugins"):
-            if (settings.bucket / candidate).exists():
-                source = settings.bucket / candidate
-                break
-    if source is None or not source.exists():
         return {"ok": True, "source": None}
-    with tempfile.TemporaryDirectory(prefix="mwaa-local-plugins-") as tmp:
-        archive = source
-        if source.is_dir():
-            archive = plugins.zip_plugins_folder(source, Path(tmp) / "plugins.zip")
-        result = plugins.unpack_plugins(archive, target)
+    result = plugins.unpack_plugins(source, settings.airflow_home / "plugins")
     for warning in result.warnings:
         _log(f"WARNING plugins: {warning}")
-    return {"ok": True, "source": str(source), "warnings": list(result.warnings)}
+    return {"ok": True, "source": settings.labels["plugins"], "warnings": list(result.warnings)}
 
 
 def source_startup_script(
@@ -127,10 +118,10 @@ def source_startup_script(
     """Copy the bucket's startup script to $AIRFLOW_HOME/startup/startup.sh (where MWAA puts it)
     and source it there."""
     script = settings.airflow_home / "startup" / "startup.sh"
-    source = bucket_file(settings, settings.startup_script_path)
-    if source is None or not source.is_file():
+    source = settings.startup_script_file
+    if source is None:
         script.unlink(missing_ok=True)
-        return StartupScriptResult(path=str(source or script))
+        return StartupScriptResult(path=str(script))
     script.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, script)
     stream = open_stream(settings, streams_root, log_streams.STARTUP_SCRIPT)
@@ -154,9 +145,9 @@ def install_requirements(
     settings: SequenceSettings, env: dict[str, str], streams_root: Path | None
 ) -> dict[str, Any]:
     """Install requirements as MWAA does, skipping an install whose inputs are unchanged."""
-    source = bucket_file(settings, settings.requirements_path)
-    if source is None or not source.is_file():
-        return {"ok": True, "ran": False, "path": str(source) if source else None}
+    source = settings.requirements_file
+    if source is None:
+        return {"ok": True, "ran": False, "path": None}
     copy = settings.airflow_home / "requirements" / "requirements.txt"
     copy.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, copy)

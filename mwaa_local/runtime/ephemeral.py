@@ -9,10 +9,16 @@ from typing import Any
 import docker
 
 from mwaa_local.bucket.sync import BUCKET_MOUNT
+from mwaa_local.bucket.versions import VERSIONS_MOUNT, objects_as_env
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.runtime.image import image_tag
-from mwaa_local.runtime.stack import UV_CACHE_VOLUME, airflow_environment, bucket_path
-from mwaa_local.runtime.state import StateDir
+from mwaa_local.runtime.stack import (
+    UV_CACHE_VOLUME,
+    Stack,
+    airflow_environment,
+    bucket_path,
+    uses_s3,
+)
 from mwaa_local.spec.settings import Environment
 
 UV_CACHE_MOUNT = "/usr/local/mwaa-local/uv-cache"
@@ -32,16 +38,21 @@ def run_test_command(
     on_line: Callable[[str], None],
 ) -> EphemeralRun:
     """Run an in-container test command, streaming its log; return its exit code and report."""
-    secrets = StateDir.for_environment(environment.project_dir, environment.name).secrets()
+    stack = Stack(environment, client)
+    # What a user tests is what the bucket holds now, not what was applied last.
+    objects = objects_as_env(stack.versions, stack.bucket_objects())
+    volumes = {
+        str(stack.versions.root): {"bind": str(VERSIONS_MOUNT), "mode": "ro"},
+        UV_CACHE_VOLUME: {"bind": UV_CACHE_MOUNT, "mode": "rw"},
+    }
+    if not uses_s3(environment):
+        volumes[str(bucket_path(environment))] = {"bind": str(BUCKET_MOUNT), "mode": "ro"}
     container = client.containers.run(
         image_tag(environment.airflow_version),
         [command, component],
         detach=True,
-        environment=airflow_environment(environment, secrets),
-        volumes={
-            str(bucket_path(environment)): {"bind": str(BUCKET_MOUNT), "mode": "ro"},
-            UV_CACHE_VOLUME: {"bind": UV_CACHE_MOUNT, "mode": "rw"},
-        },
+        environment=airflow_environment(environment, stack.state.secrets(), objects),
+        volumes=volumes,
         labels={"io.github.mwaa-local.ephemeral": command},
     )
     try:

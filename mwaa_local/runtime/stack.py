@@ -5,6 +5,7 @@ The CLI asks this module for what it needs and never reaches into Docker itself.
 
 import contextlib
 import io
+import os
 import subprocess
 import tarfile
 import time
@@ -16,22 +17,31 @@ from typing import Any
 import docker
 import docker.errors
 
+from mwaa_local.bucket.source import S3_SCHEME, open_bucket
+from mwaa_local.bucket.versions import Objects, VersionStore, objects_as_env, read_objects
 from mwaa_local.entrypoint import COMPONENT_ENV_FILE
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.mwaa.airflow_config import (
     MWAA_DEFAULT_OPTIONS,
     configuration_options_as_env,
     env_file_text,
+    parsing_options,
 )
 from mwaa_local.mwaa.log_streams import STREAMS_ROOT, read_phases
 from mwaa_local.runtime.compose import compose_file, compose_tool
 from mwaa_local.runtime.image import image_tag
+from mwaa_local.runtime.record import EnvironmentRecord
+from mwaa_local.runtime.s3_access import container_endpoint, credentials_for_compose
 from mwaa_local.runtime.state import Secrets, StateDir, write_private
 from mwaa_local.spec.settings import Environment
 
 ONE_SHOT_SERVICES = ("migrate-db",)
 UV_CACHE_VOLUME = "mwaa-local-uv-cache"
 BACKING_SERVICES = ("postgres", "redis")
+# For an s3:// bucket, one container mirrors the bucket's DAG folder into this volume, which the
+# Airflow containers mount where a bucket folder would be.
+BUCKET_SYNC_SERVICE = "bucket-sync"
+BUCKET_MIRROR_VOLUME = "bucket-mirror"
 START_TIMEOUT_SECONDS = 600
 LOG_TAIL_LINES = 40
 
@@ -45,26 +55,36 @@ def airflow_services(environment: Environment) -> tuple[str, ...]:
     return environment.airflow_version.components
 
 
+def uses_s3(environment: Environment) -> bool:
+    return environment.local.bucket.startswith(S3_SCHEME)
+
+
 def long_running_services(environment: Environment) -> tuple[str, ...]:
-    return BACKING_SERVICES + airflow_services(environment)
+    extra = (BUCKET_SYNC_SERVICE,) if uses_s3(environment) else ()
+    return BACKING_SERVICES + extra + airflow_services(environment)
 
 
 def bucket_path(environment: Environment) -> Path:
     """The local folder standing in for the environment's S3 bucket."""
+    if uses_s3(environment):
+        raise MwaaLocalError(f"The bucket is {environment.local.bucket}, not a folder.")
     bucket = Path(environment.local.bucket)
     if not bucket.is_absolute():
         bucket = environment.project_dir / bucket
     return bucket.resolve()
 
 
-def airflow_environment(environment: Environment, secrets: Secrets) -> dict[str, str]:
+def airflow_environment(
+    environment: Environment, secrets: Secrets, objects_env: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """The Airflow containers' environment, in MWAA's precedence (mwaa-behaviour.md 1.4):
     MWAA's defaults < AirflowConfigurationOptions < what MWAA owns (executor, database, broker,
-    keys), which no option can change."""
+    keys), which no option can change. `objects_env` names the applied object versions."""
     version = environment.airflow_version
     concurrency = environment.class_spec.worker_concurrency
     defaults = {
         **configuration_options_as_env(MWAA_DEFAULT_OPTIONS),
+        **configuration_options_as_env(parsing_options(version.major, environment.local.dag_sync)),
         # mwaa-behaviour.md 4.4: worker_autoscale is the class's "N,N".
         "AIRFLOW__CELERY__WORKER_AUTOSCALE": f"{concurrency},{concurrency}",
         "AIRFLOW_CONN_AWS_DEFAULT": "aws://",
@@ -83,14 +103,12 @@ def airflow_environment(environment: Environment, secrets: Secrets) -> dict[str,
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "MWAA_LOCAL_ENVIRONMENT_NAME": environment.name,
         "MWAA_LOCAL_DAG_S3_PATH": environment.dag_s3_path,
-        "MWAA_LOCAL_PLUGINS_S3_PATH": environment.plugins_s3_path or "",
-        "MWAA_LOCAL_REQUIREMENTS_S3_PATH": environment.requirements_s3_path or "",
-        "MWAA_LOCAL_STARTUP_SCRIPT_S3_PATH": environment.startup_script_s3_path or "",
         "MWAA_LOCAL_STARTUP_SCRIPT_TIMEOUT": str(environment.local.startup_script_timeout),
         "MWAA_LOCAL_REQUIREMENTS_TIMEOUT": str(environment.local.requirements_timeout),
         "MWAA_LOCAL_CONFIG_OPTION_KEYS": ",".join(sorted(options)),
-        "MWAA_LOCAL_DAG_SYNC_INTERVAL": str(environment.local.dag_sync_interval),
+        "MWAA_LOCAL_DAG_SYNC_INTERVAL": str(environment.local.sync_interval),
         "AIRFLOW_ENV_NAME": environment.name,
+        **(objects_env or {}),
     }
     if version.major >= 3:
         owned |= {
@@ -148,44 +166,83 @@ class Stack:
         return image_tag(self.environment.airflow_version)
 
     @property
-    def profile(self) -> str:
-        return f"airflow{self.environment.airflow_version.major}"
+    def profiles(self) -> tuple[str, ...]:
+        major = f"airflow{self.environment.airflow_version.major}"
+        return (major, "s3") if uses_s3(self.environment) else (major,)
+
+    @property
+    def versions(self) -> VersionStore:
+        return VersionStore(self.state.path / "versions")
+
+    @property
+    def record_file(self) -> Path:
+        return self.state.path / "environment.json"
+
+    def record(self) -> EnvironmentRecord:
+        return EnvironmentRecord.load(self.record_file)
+
+    def bucket(self):
+        local = self.environment.local
+        return open_bucket(local.bucket, self.environment.project_dir, local.s3_endpoint_url)
+
+    def bucket_objects(self) -> Objects:
+        """plugins.zip, requirements.txt and startup.sh as the settings ask for them now (the
+        pinned versions, else the current ones), recorded in the version store."""
+        return read_objects(self.environment, self.bucket(), self.versions)
 
     def admin_credentials(self) -> tuple[str, str]:
         local = self.environment.local
         return local.admin_username, local.admin_password or self.state.secrets().admin_password
 
-    def write_env_files(self) -> None:
+    def write_env_files(self, objects: Objects | None = None) -> None:
+        """Write compose.env and airflow.env; the Airflow containers get `objects` (default:
+        the applied versions)."""
         secrets = self.state.secrets()
         local = self.environment.local
         username, password = self.admin_credentials()
+        if objects is None:
+            objects = self.record().applied or {}
+        store = self.versions
+        store.root.mkdir(parents=True, exist_ok=True)
+        store.root.chmod(0o755)
+        s3 = uses_s3(self.environment)
         compose_env = {
             "COMPOSE_PROJECT_NAME": self.project,
-            "COMPOSE_PROFILES": self.profile,
+            "COMPOSE_PROFILES": ",".join(self.profiles),
             "MWAA_LOCAL_AIRFLOW_IMAGE": self.image,
             "MWAA_LOCAL_POSTGRES_IMAGE": local.postgres_image,
             "MWAA_LOCAL_REDIS_IMAGE": local.redis_image,
             "MWAA_LOCAL_BIND_ADDRESS": local.bind_address,
             "MWAA_LOCAL_WEBSERVER_PORT": str(local.webserver_port),
-            "MWAA_LOCAL_BUCKET": str(bucket_path(self.environment)),
+            # A named volume for an S3 bucket's mirror, else the bucket folder bind-mounted.
+            "MWAA_LOCAL_BUCKET": (
+                BUCKET_MIRROR_VOLUME if s3 else str(bucket_path(self.environment))
+            ),
+            "MWAA_LOCAL_VERSIONS": str(store.root),
+            "MWAA_LOCAL_S3_BUCKET_URL": local.bucket if s3 else "",
+            "MWAA_LOCAL_S3_ENDPOINT_URL": container_endpoint(local.s3_endpoint_url),
+            "MWAA_LOCAL_DAG_S3_PATH": self.environment.dag_s3_path,
+            "MWAA_LOCAL_DAG_SYNC_INTERVAL": str(local.sync_interval),
             "MWAA_LOCAL_AIRFLOW_ENV_FILE": str(self.state.airflow_env_file),
             "MWAA_LOCAL_POSTGRES_PASSWORD": secrets.postgres_password,
             "MWAA_LOCAL_ADMIN_USERNAME": username,
             "MWAA_LOCAL_ADMIN_PASSWORD": password,
         }
         write_private(self.state.compose_env_file, env_file_text(compose_env))
-        airflow_env = airflow_environment(self.environment, secrets)
+        objects_env = objects_as_env(store, objects)
+        airflow_env = airflow_environment(self.environment, secrets, objects_env)
         write_private(self.state.airflow_env_file, env_file_text(airflow_env))
 
     # --- compose ---------------------------------------------------------------------------
 
     def compose_command(self, *args: str) -> list[str]:
+        profiles = [flag for p in self.profiles for flag in ("--profile", p)]
         return [
             *compose_tool().command,
             "--project-name", self.project,
             "--file", str(compose_file()),
             "--env-file", str(self.state.compose_env_file),
-            "--profile", self.profile,
+            *profiles,
             *args,
         ]  # fmt: skip
 
@@ -197,11 +254,19 @@ class Stack:
             capture_output=capture,
             text=True,
             stdin=subprocess.DEVNULL if capture else None,
+            env=self.compose_process_env(args),
         )
         if check and done.returncode != 0:
             detail = (done.stderr or done.stdout or "").strip()[-2000:] if capture else ""
             raise MwaaLocalError(f"`{' '.join(args[:2])}` failed for {self.project}: {detail}")
         return done.stdout or ""
+
+    def compose_process_env(self, args: tuple[str, ...]) -> dict[str, str] | None:
+        """For `up` with an S3 bucket, the host's AWS credentials, handed to the bucket-sync
+        container through the compose process's environment only."""
+        if not (args and args[0] == "up" and uses_s3(self.environment)):
+            return None
+        return {**os.environ, **credentials_for_compose()}
 
     def up(self, services: tuple[str, ...] = ()) -> None:
         self.write_env_files()
@@ -213,6 +278,10 @@ class Stack:
 
     def restart(self, services: tuple[str, ...] = ()) -> None:
         self.compose("restart", *services)
+
+    def recreate(self, services: tuple[str, ...]) -> None:
+        """Replace these components' containers with new ones from the current env files."""
+        self.compose("up", "--detach", "--no-deps", "--force-recreate", *services)
 
     def remove_database(self) -> None:
         """Remove the containers and the metadata database volume (and only that volume)."""
@@ -286,9 +355,10 @@ class Stack:
         """The start-sequence reports (plugins, startup_script, requirements) of each Airflow
         component, from the lines its entrypoint wrote in its log."""
         reports = {}
+        reporting = (*airflow_services(self.environment), BUCKET_SYNC_SERVICE)
         for container in self.containers():
             service = container.labels.get("com.docker.compose.service", "")
-            if service in airflow_services(self.environment):
+            if service in reporting:
                 text = container.logs(stdout=True, stderr=False).decode(errors="replace")
                 reports[service] = read_phases(text)
         return reports
@@ -321,9 +391,15 @@ class Stack:
         return target / STREAMS_ROOT.name
 
     def sync_dags_now(self) -> dict[str, int]:
-        """Sync the bucket's DAG folder into every running Airflow component now."""
+        """Sync the bucket's DAG folder into every running Airflow component now (an S3
+        bucket's mirror first)."""
         codes = {}
-        for service, state in self.states().items():
+        states = self.states()
+        mirror = states.get(BUCKET_SYNC_SERVICE)
+        if mirror and mirror.status == "running":
+            command = ["python", "-m", "mwaa_local.bucket.s3_mirror", "--once"]
+            codes[BUCKET_SYNC_SERVICE] = self.exec_in(BUCKET_SYNC_SERVICE, command)
+        for service, state in states.items():
             if service in airflow_services(self.environment) and state.status == "running":
                 command = ["python", "-m", "mwaa_local.bucket.dag_sync", "--once"]
                 codes[service] = self.exec_in(service, command)
@@ -340,9 +416,11 @@ class Stack:
         self,
         timeout: float = START_TIMEOUT_SECONDS,
         on_progress: Callable[[Mapping[str, ServiceState]], None] = lambda states: None,
+        services: tuple[str, ...] = (),
     ) -> dict[str, ServiceState]:
-        """Poll until every service is ready; raise, naming the component, when one fails."""
-        expected = long_running_services(self.environment) + ONE_SHOT_SERVICES
+        """Poll until every service (or these) is ready; raise, naming the component, when one
+        fails."""
+        expected = services or long_running_services(self.environment) + ONE_SHOT_SERVICES
         deadline = time.monotonic() + timeout
         # A component that crashed and was restarted by its restart policy has failed too.
         restarts = {service: state.restarts for service, state in self.states().items()}

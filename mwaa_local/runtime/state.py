@@ -63,6 +63,10 @@ class StateDir:
     def airflow_env_file(self) -> Path:
         return self.path / "airflow.env"
 
+    @property
+    def env_files(self) -> tuple[Path, Path]:
+        return self.compose_env_file, self.airflow_env_file
+
     def secrets(self) -> Secrets:
         """The environment's secrets, generated and saved on first use."""
         if self.secrets_file.is_file():

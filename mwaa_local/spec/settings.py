@@ -77,6 +77,7 @@ BUCKET_ARN_PATTERN = re.compile(r"arn:aws(-[a-z]+)*:s3:::[a-z0-9][a-z0-9.\-]{1,6
 OBJECT_VERSION_MAX_BYTES = 1024
 # mwaa-behaviour.md 6.1 (TagResource): at most 50 tags, key <= 128 chars, value <= 256 chars.
 TAGS_MAX, TAG_KEY_MAX, TAG_VALUE_MAX = 50, 128, 256
+DAG_SYNC_MODES = ("fast", "mwaa")
 
 
 @dataclass(frozen=True)
@@ -99,8 +100,19 @@ class LocalSettings:
     startup_script_timeout: int = 300
     # mwaa-behaviour.md 9 row 6: pip must finish within about ten minutes.
     requirements_timeout: int = 600
-    # mwaa-behaviour.md 3: MWAA syncs every 30 s; locally a short interval keeps edits snappy.
-    dag_sync_interval: float = 1.0
+    # mwaa-behaviour.md 3: MWAA syncs every 30 s and lists new files every 300 s. "fast" (the
+    # default) syncs every second and parses within seconds; "mwaa" keeps MWAA's pace.
+    dag_sync: str = "fast"
+    # Seconds between syncs; default 1 in fast mode, 30 in mwaa mode.
+    dag_sync_interval: float | None = None
+    # For an s3:// bucket: an S3 endpoint such as LocalStack's, MinIO's or moto's.
+    s3_endpoint_url: str | None = None
+
+    @property
+    def sync_interval(self) -> float:
+        if self.dag_sync_interval is not None:
+            return self.dag_sync_interval
+        return 30.0 if self.dag_sync == "mwaa" else 1.0
 
 
 @dataclass(frozen=True)
@@ -756,6 +768,13 @@ def _bucket(value: Any) -> str:
     return text
 
 
+def _endpoint_url(value: Any) -> str:
+    text = _text(value)
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", text):
+        raise _Rejected("is not an http(s) URL such as http://localhost:4566")
+    return text.rstrip("/")
+
+
 def _path(value: Any) -> Path:
     return Path(_text(value)).expanduser()
 
@@ -774,7 +793,9 @@ LOCAL_FIELDS: dict[str, Callable[[Any], Any]] = {
     "AdminPassword": _text,
     "StartupScriptTimeout": _positive_seconds,
     "RequirementsTimeout": _positive_seconds,
+    "DagSync": _one_of(DAG_SYNC_MODES),
     "DagSyncInterval": _positive_interval,
+    "S3EndpointUrl": _endpoint_url,
 }
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from mwaa_local.errors import MwaaLocalError
 from mwaa_local.runtime.airflow_api import AirflowApi
 from mwaa_local.runtime.compose import compose_file, compose_tool
 from tests.e2e.conftest import Result, run_cli
@@ -30,8 +31,19 @@ class Project:
     version: str
     port: int
 
-    def cli(self, *args: str, timeout: float = 900, input: str | None = None) -> Result:
-        return run_cli("--project-dir", str(self.path), *args, timeout=timeout, input=input)
+    def cli(
+        self,
+        *args: str,
+        timeout: float = 900,
+        input: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Result:
+        return run_cli(
+            "--project-dir", str(self.path), *args, timeout=timeout, input=input, env=env
+        )  # fmt: skip
+
+    def status(self) -> dict:
+        return json.loads(self.cli("status", "--json").stdout)
 
     @property
     def state(self) -> Path:
@@ -44,13 +56,21 @@ class Project:
             f"http://127.0.0.1:{self.port}", "admin", secrets["admin_password"], major
         )
 
+    def dag_description(self, dag_id: str) -> str | None:
+        """The DAG's description as the metadata database holds it (None: not parsed yet)."""
+        try:
+            return self.api().request("GET", f"/dags/{dag_id}").get("description")
+        except MwaaLocalError:
+            return None
+
     def destroy(self) -> None:
         """Remove the project's containers, volumes and network, whatever state they are in."""
         env_file = self.state / "compose.env"
         if env_file.is_file():
             subprocess.run(
                 [*compose_tool().command, "-p", self.name.lower(), "-f", str(compose_file()),
-                 "--env-file", str(env_file), "--profile", "airflow2", "--profile", "airflow3",
+                 "--env-file", str(env_file),
+                 "--profile", "airflow2", "--profile", "airflow3", "--profile", "s3",
                  "down", "--volumes", "--remove-orphans", "--timeout", "5"],
                 capture_output=True,
             )  # fmt: skip

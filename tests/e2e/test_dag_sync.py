@@ -11,6 +11,15 @@ from tests.e2e.stacks import make_project
 pytestmark = pytest.mark.e2e
 
 AIRFLOW_SERVICES = ("scheduler", "worker", "triggerer", "webserver")
+PROBE_DAG = """
+import pendulum
+from airflow import DAG
+from airflow.operators.empty import EmptyOperator
+
+with DAG("sync_probe", description="{description}", schedule=None,
+         start_date=pendulum.datetime(2024, 1, 1)):
+    EmptyOperator(task_id="noop")
+"""
 
 
 def copies(docker_engine, project, name: str) -> dict[str, str | None]:
@@ -55,6 +64,17 @@ def test_new_changed_and_deleted_files_reach_every_container(airflow2_image, doc
         )
         dag.unlink()
         wait_until(lambda: set(copies(docker_engine, project, "synced.py").values()) == {None})
+
+        # In Airflow: a new DAG is parsed, an edit is parsed again, a deleted file's DAG stays
+        # listed until deleted in Airflow (mwaa-behaviour.md 3).
+        probe = project.path / "dags" / "sync_probe.py"
+        probe.write_text(PROBE_DAG.format(description="v1"))
+        wait_until(lambda: project.dag_description("sync_probe") == "v1", timeout=30)
+        probe.write_text(PROBE_DAG.format(description="v2"))
+        wait_until(lambda: project.dag_description("sync_probe") == "v2", timeout=15)
+        probe.unlink()
+        wait_until(lambda: set(copies(docker_engine, project, "sync_probe.py").values()) == {None})
+        assert project.dag_description("sync_probe") == "v2"
 
         synced = project.cli("sync")
         assert synced.returncode == 0, synced.output

@@ -139,8 +139,13 @@ def test_plugins_zip_wrapped_in_a_plugins_folder(airflow2_image, docker_engine):
                 "python -m mwaa_local.entrypoint test-requirements worker >/dev/null; "
                 "python -c 'import airflow, operators.hello' 2>&1 | tail -1",
             ],
-            volumes={str(project.path): {"bind": "/usr/local/mwaa-local/bucket", "mode": "ro"}},
-            environment={"MWAA_LOCAL_ENVIRONMENT_NAME": project.name},
+            volumes={
+                str(project.path / "plugins.zip"): {"bind": "/tmp/plugins.zip", "mode": "ro"}
+            },
+            environment={
+                "MWAA_LOCAL_ENVIRONMENT_NAME": project.name,
+                "MWAA_LOCAL_PLUGINS_FILE": "/tmp/plugins.zip",
+            },
             remove=True,
             stderr=True,
         ).decode()  # fmt: skip

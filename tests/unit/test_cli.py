@@ -27,7 +27,7 @@ def test_every_command_has_help():
 
 
 def test_versions_json_marks_the_default():
-    result = invoke("versions", "--json")
+    result = invoke("airflow-versions", "--json")
     rows = json.loads(result.output)
     assert [r["AirflowVersion"] for r in rows if r["Default"]] == ["3.3.1"]
     assert len(rows) == 8

@@ -79,3 +79,36 @@ def test_environment_status_in_mwaa_words(tmp_path):
     stopped = {s: state(s, "exited", None) for s in healthy}
     assert environment_status(env, stopped) == "STOPPED"
     assert environment_status(env, {}) == "STOPPED"
+
+
+@pytest.mark.parametrize(
+    "version, section, listing",
+    [
+        ("2.10.3", "scheduler", "dag_dir_list_interval"),
+        ("3.0.6", "dag_processor", "refresh_interval"),
+    ],
+)
+def test_fast_dag_sync_parses_within_seconds_and_mwaa_mode_keeps_mwaa_pace(
+    tmp_path, version, section, listing
+):
+    options = f"AirflowConfigurationOptions:\n  {section}.min_file_process_interval: '7'\n"
+    fast = environment(tmp_path, f"AirflowVersion: '{version}'\n{options}")
+    secrets = StateDir.for_environment(tmp_path, fast.name).secrets()
+    variables = airflow_environment(fast, secrets)
+    prefix = f"AIRFLOW__{section.upper()}__"
+    assert variables[prefix + listing.upper()] == "2"
+    assert variables[prefix + "MIN_FILE_PROCESS_INTERVAL"] == "7"  # the user's option wins
+    assert variables["MWAA_LOCAL_DAG_SYNC_INTERVAL"] == "1.0"
+
+    mwaa = environment(tmp_path, f"AirflowVersion: '{version}'\nLocal:\n  DagSync: mwaa\n")
+    variables = airflow_environment(mwaa, secrets)
+    assert prefix + listing.upper() not in variables  # Airflow's own 300 s, as on MWAA
+    assert variables["MWAA_LOCAL_DAG_SYNC_INTERVAL"] == "30.0"
+
+
+def test_dag_sync_mode_and_s3_endpoint_are_checked(tmp_path):
+    with pytest.raises(MwaaLocalError) as raised:
+        environment(tmp_path, "Local:\n  DagSync: slow\n  S3EndpointUrl: localhost:4566\n")
+    message = raised.value.message
+    assert "Local.DagSync: 'slow' is not one of fast, mwaa" in message
+    assert "Local.S3EndpointUrl" in message and "http(s) URL" in message

@@ -1,7 +1,18 @@
 import json
+from pathlib import Path
 
+from mwaa_local.bucket.source import FolderBucket
+from mwaa_local.bucket.versions import VersionStore, objects_as_env, read_objects
 from mwaa_local.mwaa import log_streams
 from mwaa_local.mwaa.start_sequence import SequenceSettings, run_start_sequence
+from mwaa_local.spec.settings import Environment
+
+
+def applied(bucket: Path, **settings) -> dict[str, str]:
+    """The variables `start` gives the components for the bucket's current objects."""
+    store = VersionStore(bucket.parent / "versions", mount=bucket.parent / "versions")
+    environment = Environment(project_dir=bucket, **settings)
+    return objects_as_env(store, read_objects(environment, FolderBucket(bucket), store))
 
 
 def test_plugins_then_startup_script_with_streams_and_reports(tmp_path, capsys):
@@ -19,8 +30,8 @@ def test_plugins_then_startup_script_with_streams_and_reports(tmp_path, capsys):
         "AIRFLOW_VERSION": "3.0.6",
         "MWAA_LOCAL_ENVIRONMENT_NAME": "env1",
         "MWAA_LOCAL_BUCKET_MOUNT": str(bucket),
-        "MWAA_LOCAL_STARTUP_SCRIPT_S3_PATH": "startup/startup.sh",
         "MWAA_AIRFLOW_COMPONENT": "worker",
+        **applied(bucket),
     }
     settings = SequenceSettings.from_environ("worker", environ)
     outcome = run_start_sequence(settings, environ, streams, steps=("plugins", "startup_script"))
@@ -50,8 +61,8 @@ def test_a_timed_out_startup_script_is_fatal(tmp_path):
         "AIRFLOW_HOME": str(tmp_path / "home"),
         "AIRFLOW_VERSION": "2.10.3",
         "MWAA_LOCAL_BUCKET_MOUNT": str(bucket),
-        "MWAA_LOCAL_STARTUP_SCRIPT_S3_PATH": "startup/startup.sh",
         "MWAA_LOCAL_STARTUP_SCRIPT_TIMEOUT": "1",
+        **applied(bucket),
     }
     settings = SequenceSettings.from_environ("scheduler", environ)
     outcome = run_start_sequence(settings, environ, None)

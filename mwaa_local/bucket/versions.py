@@ -1,0 +1,160 @@
+"""Object versions of plugins.zip, requirements.txt and startup.sh, like S3 object versions
+(mwaa-behaviour.md 2.6): every version mwaa-local has read is kept under the state folder,
+content-addressed, with a history of which key and version id it was. Components read their
+objects from this store, never from the live bucket, so an edited requirements.txt changes
+nothing until `mwaa-local update` applies it (mwaa-behaviour.md 3: "changes occur only after an
+environment update").
+"""
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from mwaa_local.bucket.source import Bucket, BucketObject, version_unreadable
+from mwaa_local.spec.settings import Environment
+
+# Where the store is mounted (read-only) in every Airflow container.
+VERSIONS_MOUNT = Path("/usr/local/mwaa-local/versions")
+
+# Each versioned object: its MWAA path and version settings, and the variable that hands the
+# applied version's file to the start sequence in the container.
+OBJECT_KINDS = {
+    "plugins": ("PluginsS3Path", "PluginsS3ObjectVersion", "MWAA_LOCAL_PLUGINS_FILE"),
+    "requirements": (
+        "RequirementsS3Path",
+        "RequirementsS3ObjectVersion",
+        "MWAA_LOCAL_REQUIREMENTS_FILE",
+    ),
+    "startup_script": (
+        "StartupScriptS3Path",
+        "StartupScriptS3ObjectVersion",
+        "MWAA_LOCAL_STARTUP_SCRIPT_FILE",
+    ),
+}
+# Without PluginsS3Path, the bucket's plugins.zip, else a plugins/ folder zipped as MWAA users
+# are told to zip it (mwaa-behaviour.md 2.5).
+DEFAULT_PLUGINS_KEYS = ("plugins.zip", "plugins")
+
+
+@dataclass(frozen=True)
+class ObjectVersion:
+    kind: str
+    key: str
+    version_id: str
+    sha256: str
+    size: int
+    recorded_at: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.key}@{self.version_id[:12]}"
+
+
+Objects = dict[str, ObjectVersion | None]
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class VersionStore:
+    def __init__(self, root: Path, mount: Path = VERSIONS_MOUNT) -> None:
+        self.root = root
+        self.mount = mount  # where the components see it
+
+    @property
+    def history_file(self) -> Path:
+        return self.root / "history.json"
+
+    def blob(self, sha256: str) -> Path:
+        return self.root / "objects" / sha256
+
+    def container_path(self, version: ObjectVersion) -> str:
+        return str(self.mount / "objects" / version.sha256)
+
+    def history(self) -> list[ObjectVersion]:
+        if not self.history_file.is_file():
+            return []
+        return [ObjectVersion(**item) for item in json.loads(self.history_file.read_text())]
+
+    def find(self, kind: str, key: str, version_id: str) -> ObjectVersion | None:
+        for version in self.history():
+            if (version.kind, version.key, version.version_id) == (kind, key, version_id):
+                return version
+        return None
+
+    def record(self, kind: str, found: BucketObject) -> ObjectVersion:
+        """Keep this version's content and list it; a version seen before is not repeated."""
+        known = self.find(kind, found.key, found.version_id)
+        if known and self.blob(known.sha256).is_file():
+            return known
+        blob = self.blob(found.sha256)
+        blob.parent.mkdir(parents=True, exist_ok=True)
+        # The containers' airflow user reads the store through a read-only mount.
+        for folder in (self.root, blob.parent):
+            folder.chmod(0o755)
+        tmp = blob.with_suffix(".tmp")
+        tmp.write_bytes(found.content)
+        tmp.chmod(0o644)
+        os.replace(tmp, blob)
+        version = known or ObjectVersion(
+            kind, found.key, found.version_id, found.sha256, len(found.content), now()
+        )
+        if not known:
+            history = [asdict(v) for v in self.history()] + [asdict(version)]
+            self.history_file.write_text(json.dumps(history, indent=2) + "\n")
+        return version
+
+
+def object_key(environment: Environment, bucket: Bucket, kind: str) -> str | None:
+    """The key the environment reads for `kind`, or None when the bucket has none."""
+    if kind == "plugins" and not environment.plugins_s3_path:
+        return next((k for k in DEFAULT_PLUGINS_KEYS if bucket.exists(k)), None)
+    key = {
+        "plugins": environment.plugins_s3_path,
+        "requirements": environment.requirements_s3_path,
+        "startup_script": environment.startup_script_s3_path,
+    }[kind]
+    return key if key and bucket.exists(key) else None
+
+
+def pinned_version(environment: Environment, kind: str) -> str | None:
+    return {
+        "plugins": environment.plugins_s3_object_version,
+        "requirements": environment.requirements_s3_object_version,
+        "startup_script": environment.startup_script_s3_object_version,
+    }[kind]
+
+
+def read_objects(environment: Environment, bucket: Bucket, store: VersionStore) -> Objects:
+    """The versions the settings ask for now: each pinned version, else the current one. Every
+    version read is recorded in the store."""
+    objects: Objects = {}
+    for kind in OBJECT_KINDS:
+        key = object_key(environment, bucket, kind)
+        pin = pinned_version(environment, kind)
+        if key is None:
+            if pin:
+                path_setting = OBJECT_KINDS[kind][0]
+                raise version_unreadable(f"{path_setting} (no such object)", pin, bucket.url)
+            objects[kind] = None
+            continue
+        # A folder bucket keeps only the current content; earlier versions live in the store.
+        kept = store.find(kind, key, pin) if pin else None
+        if kept and store.blob(kept.sha256).is_file():
+            objects[kind] = kept
+        else:
+            objects[kind] = store.record(kind, bucket.get(key, pin))
+    return objects
+
+
+def objects_as_env(store: VersionStore, objects: Objects) -> dict[str, str]:
+    """The container variables naming each applied object's file (empty: no such object)."""
+    env = {}
+    for kind, (_, _, variable) in OBJECT_KINDS.items():
+        version = objects.get(kind)
+        env[variable] = store.container_path(version) if version else ""
+        env[variable + "_LABEL"] = version.label if version else ""
+    return env

@@ -1,0 +1,190 @@
+"""UpdateEnvironment, locally (mwaa-behaviour.md 2.4, 6.3): apply new versions of plugins.zip,
+requirements.txt and startup.sh (and changed settings) by restarting the Airflow components one
+by one; if one fails to start, roll every component back to the last good versions.
+
+UPDATING -> AVAILABLE, or UPDATING -> ROLLING_BACK -> UPDATE_FAILED with LastUpdate.Error, the
+environment still running on the previous versions (or UNAVAILABLE if even that fails).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mwaa_local.bucket.versions import OBJECT_KINDS, Objects
+from mwaa_local.errors import MwaaLocalError
+from mwaa_local.runtime.record import EnvironmentRecord
+from mwaa_local.runtime.stack import ComponentFailed, Stack, airflow_services
+from mwaa_local.runtime.state import write_private
+from mwaa_local.spec.settings import Environment
+
+# mwaa-behaviour.md 6.2 documents LastUpdate.Error's shape; MWAA's own codes for these causes
+# are not documented (only INCORRECT_CONFIGURATION is), so these name the cause plainly.
+REQUIREMENTS_FAILED = "REQUIREMENTS_INSTALL_FAILED"
+STARTUP_SCRIPT_FAILED = "STARTUP_SCRIPT_FAILED"
+PLUGINS_FAILED = "PLUGINS_INVALID"
+COMPONENT_FAILED = "COMPONENT_FAILED"
+
+
+def environment_settings(environment: Environment) -> dict[str, Any]:
+    """The settings an update applies, as MWAA names them."""
+    local = environment.local
+    return {
+        "AirflowVersion": environment.airflow_version.airflow,
+        "EnvironmentClass": environment.environment_class,
+        "AirflowConfigurationOptions": dict(environment.airflow_configuration_options),
+        "MinWorkers": environment.min_workers,
+        "MaxWorkers": environment.max_workers,
+        "Schedulers": environment.schedulers,
+        "DagS3Path": environment.dag_s3_path,
+        "Local.DagSync": local.dag_sync,
+        "Local.DagSyncInterval": local.sync_interval,
+        "Local.StartupScriptTimeout": local.startup_script_timeout,
+        "Local.RequirementsTimeout": local.requirements_timeout,
+    }
+
+
+@dataclass(frozen=True)
+class PendingChange:
+    what: str  # PluginsS3Path, RequirementsS3Path, StartupScriptS3Path, or a setting's name
+    applied: str
+    wanted: str
+
+
+def pending_changes(
+    record: EnvironmentRecord, wanted: Objects, settings: dict[str, Any]
+) -> list[PendingChange]:
+    """What an update would change: object versions, then settings (values of configuration
+    options are not shown: they may hold secrets)."""
+    changes = []
+    applied = record.applied or {}
+    for kind, (path_setting, _, _) in OBJECT_KINDS.items():
+        before, after = applied.get(kind), wanted.get(kind)
+        if (before and before.sha256) != (after and after.sha256):
+            label = lambda v: v.label if v else "(none)"  # noqa: E731
+            changes.append(PendingChange(path_setting, label(before), label(after)))
+    for name, value in settings.items():
+        old = record.settings.get(name)
+        if old == value:
+            continue
+        if name == "AirflowConfigurationOptions":
+            keys = sorted(k for k in {*value, *(old or {})} if (old or {}).get(k) != value.get(k))
+            changes.append(PendingChange(name, "", "changed: " + ", ".join(keys)))
+        else:
+            changes.append(PendingChange(name, str(old), str(value)))
+    return changes
+
+
+class UpdateFailed(MwaaLocalError):
+    def __init__(self, code: str, message: str, rolled_back: bool) -> None:
+        self.code = code
+        status = "UPDATE_FAILED" if rolled_back else "UNAVAILABLE"
+        super().__init__(
+            f"{status}: {code}: {message}",
+            hint="The environment runs on the previous versions; fix the cause (mwaa-local "
+            "test-requirements / test-startup-script), then `mwaa-local update` again."
+            if rolled_back
+            else "The rollback failed too: see mwaa-local status and mwaa-local logs.",
+        )
+
+
+def start_failure(stack: Stack, service: str, error: ComponentFailed | None) -> tuple[str, str]:
+    """Why a component failed to start with the new versions: (ErrorCode, ErrorMessage)."""
+    phases = stack.phase_reports().get(service, {})
+    requirements = phases.get("requirements", {})
+    if error is None:
+        return REQUIREMENTS_FAILED, f"{service}: {requirements.get('diagnosis')}"
+    if phases.get("plugins", {}).get("ok") is False:
+        return PLUGINS_FAILED, f"{service}: plugins.zip: {phases['plugins'].get('error')}"
+    startup = phases.get("startup_script", {})
+    if startup.get("ok") is False:
+        return STARTUP_SCRIPT_FAILED, f"{service}: {startup.get('summary')}"
+    return COMPONENT_FAILED, error.message.split("\n")[0]
+
+
+def requirements_failed(stack: Stack, service: str) -> bool:
+    report = stack.phase_reports().get(service, {}).get("requirements", {})
+    return report.get("ok") is False
+
+
+def update_environment(
+    stack: Stack,
+    wanted: Objects,
+    timeout: float,
+    on_step: Callable[[str], None] = lambda message: None,
+) -> None:
+    """Restart the Airflow components one by one on `wanted`; roll back on the first failure."""
+    record = stack.record()
+    # A rollback restores exactly what the components ran with: objects and settings alike.
+    stack.write_env_files()
+    previous_env = {f: f.read_text() for f in stack.state.env_files}
+    record.begin_update("mwaa-local update")
+    record.save(stack.record_file)
+    restarted: list[str] = []
+    failure: tuple[str, str] | None = None
+    for service in airflow_services(stack.environment):
+        on_step(f"UPDATING: restarting {service} with the new versions")
+        stack.write_env_files(wanted)
+        stack.recreate((service,))
+        restarted.append(service)
+        try:
+            stack.wait_until_ready(timeout, services=(service,))
+        except ComponentFailed as e:
+            failure = start_failure(stack, service, e)
+            break
+        # mwaa-behaviour.md 2.4: a failed install leaves a component running, but on update
+        # MWAA rolls back to the last stable version.
+        if requirements_failed(stack, service):
+            failure = start_failure(stack, service, None)
+            break
+    if failure is None:
+        record.applied = wanted
+        record.settings = environment_settings(stack.environment)
+        record.finish_update()
+        record.save(stack.record_file)
+        return
+    record.status = "ROLLING_BACK"
+    record.save(stack.record_file)
+    on_step(f"ROLLING_BACK: {', '.join(restarted)} to the previous versions")
+    for path, text in previous_env.items():
+        write_private(path, text)
+    stack.recreate(tuple(restarted))
+    rolled_back = True
+    try:
+        stack.wait_until_ready(timeout)
+    except ComponentFailed:
+        rolled_back = False
+    record.finish_update(*failure)
+    record.save(stack.record_file)
+    raise UpdateFailed(*failure, rolled_back=rolled_back)
+
+
+def record_create(stack: Stack) -> list[PendingChange]:
+    """What `start` does with object versions: the first start applies the bucket's current
+    (or pinned) versions, as CreateEnvironment does; later starts keep the applied ones and
+    return what an update would change. `start` applies the settings as they are."""
+    record = stack.record()
+    wanted = stack.bucket_objects()
+    settings = environment_settings(stack.environment)
+    changes = []
+    if record.applied is None:
+        record.applied = wanted
+    else:
+        changes = pending_changes(record, wanted, settings)
+        changes = [c for c in changes if c.what in PATH_SETTINGS]
+    record.settings = settings
+    record.save(stack.record_file)
+    return changes
+
+
+PATH_SETTINGS = tuple(path for path, _, _ in OBJECT_KINDS.values())
+
+
+def shown_status(computed: str, record: EnvironmentRecord) -> str:
+    """The status in MWAA's words: an update in progress or failed (and rolled back) shows as
+    such while the containers run; otherwise what the containers say."""
+    update = record.update_status()
+    if update in ("UPDATING", "ROLLING_BACK"):
+        return update
+    if update == "UPDATE_FAILED" and computed == "AVAILABLE":
+        return update
+    return computed

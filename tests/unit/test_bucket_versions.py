@@ -1,0 +1,173 @@
+"""Object versions: folder and S3 buckets, the version store, pins, pending changes."""
+
+import zipfile
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from mwaa_local.bucket.s3_mirror import mirror_once
+from mwaa_local.bucket.source import FolderBucket, S3Bucket, split_s3_url
+from mwaa_local.bucket.versions import VersionStore, objects_as_env, read_objects
+from mwaa_local.errors import MwaaLocalError
+from mwaa_local.runtime.record import EnvironmentRecord
+from mwaa_local.runtime.s3_access import container_endpoint
+from mwaa_local.runtime.update import environment_settings, pending_changes, shown_status
+from mwaa_local.spec.settings import Environment
+
+
+def project(tmp_path, requirements: str = "six\n"):
+    (tmp_path / "requirements").mkdir(exist_ok=True)
+    (tmp_path / "requirements" / "requirements.txt").write_text(requirements)
+    return tmp_path
+
+
+def test_a_folder_version_is_its_content(tmp_path):
+    bucket = FolderBucket(project(tmp_path))
+    first = bucket.get("requirements/requirements.txt")
+    assert bucket.get("requirements/requirements.txt").version_id == first.version_id
+    (tmp_path / "requirements" / "requirements.txt").write_text("boto3\n")
+    assert bucket.get("requirements/requirements.txt").version_id != first.version_id
+    with pytest.raises(MwaaLocalError, match="Unable to read version"):
+        bucket.get("requirements/requirements.txt", first.version_id)
+
+
+def test_a_plugins_folder_is_zipped_the_same_way_twice(tmp_path):
+    (tmp_path / "plugins" / "operators").mkdir(parents=True)
+    (tmp_path / "plugins" / "operators" / "hello.py").write_text("X = 1\n")
+    bucket = FolderBucket(tmp_path)
+    first = bucket.get("plugins")
+    assert bucket.get("plugins").version_id == first.version_id
+    store = VersionStore(tmp_path / "store")
+    version = store.record("plugins", first)
+    with zipfile.ZipFile(store.blob(version.sha256)) as archive:
+        assert "operators/hello.py" in archive.namelist()  # the contents, not plugins/
+
+
+def test_the_store_keeps_each_version_once_and_readable(tmp_path):
+    environment = Environment(project_dir=project(tmp_path))
+    store = VersionStore(tmp_path / ".state" / "versions")
+    bucket = FolderBucket(tmp_path)
+    first = read_objects(environment, bucket, store)
+    again = read_objects(environment, bucket, store)
+    assert first == again and len(store.history()) == 1
+    requirements = first["requirements"]
+    assert first["plugins"] is None and first["startup_script"] is None
+    assert store.blob(requirements.sha256).stat().st_mode & 0o777 == 0o644
+    env = objects_as_env(store, first)
+    assert env["MWAA_LOCAL_REQUIREMENTS_FILE"].endswith(requirements.sha256)
+    assert env["MWAA_LOCAL_PLUGINS_FILE"] == ""
+
+
+def test_a_pinned_version_comes_from_the_store_after_the_file_changed(tmp_path):
+    store = VersionStore(tmp_path / ".state" / "versions")
+    bucket = FolderBucket(project(tmp_path))
+    old = read_objects(Environment(project_dir=tmp_path), bucket, store)["requirements"]
+    (tmp_path / "requirements" / "requirements.txt").write_text("boto3\n")
+    pinned = Environment(project_dir=tmp_path, requirements_s3_object_version=old.version_id)
+    assert read_objects(pinned, bucket, store)["requirements"] == old
+    unknown = Environment(project_dir=tmp_path, requirements_s3_object_version="nope")
+    with pytest.raises(MwaaLocalError, match="Unable to read version nope"):
+        read_objects(unknown, bucket, store)
+
+
+def test_pending_changes_name_objects_and_option_keys_not_values(tmp_path):
+    store = VersionStore(tmp_path / ".state" / "versions")
+    bucket = FolderBucket(project(tmp_path))
+    environment = Environment(project_dir=tmp_path)
+    record = EnvironmentRecord(
+        applied=read_objects(environment, bucket, store),
+        settings=environment_settings(environment),
+    )
+    assert pending_changes(record, read_objects(environment, bucket, store), record.settings) == []
+
+    (tmp_path / "requirements" / "requirements.txt").write_text("boto3\n")
+    changed = Environment(
+        project_dir=tmp_path, airflow_configuration_options={"secrets.backend_kwargs": "hunter2"}
+    )
+    changes = pending_changes(
+        record, read_objects(changed, bucket, store), environment_settings(changed)
+    )
+    assert [c.what for c in changes] == ["RequirementsS3Path", "AirflowConfigurationOptions"]
+    assert "secrets.backend_kwargs" in changes[1].wanted
+    assert "hunter2" not in repr(changes)
+
+
+def test_update_statuses(monkeypatch):
+    record = EnvironmentRecord()
+    record.begin_update("test")
+    assert shown_status("CREATING", record) == "UPDATING"
+    record.finish_update("REQUIREMENTS_INSTALL_FAILED", "x" * 2000)
+    assert shown_status("AVAILABLE", record) == "UPDATE_FAILED"
+    assert shown_status("STOPPED", record) == "STOPPED"
+    assert len(record.last_update["Error"]["ErrorMessage"]) == 1024
+    record.begin_update("test")
+    record.updating_pid = 2**22 + 12345  # a process that does not exist: an interrupted update
+    assert shown_status("AVAILABLE", record) == "AVAILABLE"
+    record.finish_update()
+    assert record.last_update["Status"] == "SUCCESS" and shown_status("AVAILABLE", record)
+
+
+def test_a_loopback_endpoint_is_the_host_seen_from_a_container():
+    assert container_endpoint("http://localhost:4566") == "http://host.docker.internal:4566"
+    assert container_endpoint("http://127.0.0.1:5000/") == "http://host.docker.internal:5000/"
+    assert container_endpoint("https://s3.example.com") == "https://s3.example.com"
+    assert container_endpoint(None) == ""
+    assert split_s3_url("s3://b/some/prefix/") == ("b", "some/prefix/")
+    assert split_s3_url("s3://b") == ("b", "")
+
+
+@pytest.fixture
+def s3(monkeypatch):
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        client = boto3.client("s3")
+        client.create_bucket(Bucket="airflow-test")
+        client.put_bucket_versioning(
+            Bucket="airflow-test", VersioningConfiguration={"Status": "Enabled"}
+        )
+        yield client
+
+
+def test_s3_object_versions_are_the_buckets_own(s3, tmp_path):
+    key = "env/requirements/requirements.txt"
+    v1 = s3.put_object(Bucket="airflow-test", Key=key, Body=b"six\n")["VersionId"]
+    s3.put_object(Bucket="airflow-test", Key=key, Body=b"boto3\n")
+    bucket = S3Bucket("s3://airflow-test/env", client=s3)
+    store = VersionStore(tmp_path / "versions")
+    latest = read_objects(Environment(project_dir=tmp_path), bucket, store)["requirements"]
+    assert latest.version_id != v1 and latest.size == len(b"boto3\n")
+    pinned = Environment(project_dir=tmp_path, requirements_s3_object_version=v1)
+    assert read_objects(pinned, bucket, store)["requirements"].version_id == v1
+    assert [v[0] for v in bucket.list_versions("requirements/requirements.txt")][-1] == v1
+    with pytest.raises(MwaaLocalError, match="Unable to read version"):
+        bucket.get("requirements/requirements.txt", "no-such-version")
+    assert not bucket.exists("plugins.zip")
+
+
+def test_the_s3_mirror_copies_changes_and_deletions_only_in_the_dag_folder(s3, tmp_path):
+    s3.put_object(Bucket="airflow-test", Key="env/dags/a.py", Body=b"# a\n")
+    s3.put_object(Bucket="airflow-test", Key="env/dags/sub/b.py", Body=b"# b\n")
+    s3.put_object(Bucket="airflow-test", Key="env/requirements.txt", Body=b"six\n")
+    bucket = S3Bucket("s3://airflow-test/env", client=s3)
+    (tmp_path / "keep.txt").write_text("mine")
+    first = mirror_once(bucket, "dags", tmp_path)
+    assert first == {"ok": True, "copied": ["a.py", "sub/b.py"], "deleted": []}
+    assert (tmp_path / "dags" / "sub" / "b.py").read_text() == "# b\n"
+    assert not (tmp_path / "requirements.txt").exists()
+
+    s3.delete_object(Bucket="airflow-test", Key="env/dags/a.py")
+    s3.put_object(Bucket="airflow-test", Key="env/dags/sub/b.py", Body=b"# b2\n")
+    second = mirror_once(bucket, "dags", tmp_path)
+    assert second == {"ok": True, "copied": ["sub/b.py"], "deleted": ["a.py"]}
+    assert (tmp_path / "keep.txt").read_text() == "mine"
+
+    gone = S3Bucket("s3://no-such-bucket/env", client=s3)
+    outcome = mirror_once(gone, "dags", tmp_path)
+    assert outcome["ok"] is False and "no-such-bucket" in outcome["error"]
+    assert (tmp_path / "dags" / "sub" / "b.py").read_text() == "# b2\n"  # last copy kept
