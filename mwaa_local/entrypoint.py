@@ -167,6 +167,21 @@ def run_test_command(name: str, component: str) -> int:
     return 0 if outcome.requirements.get("ok", True) else 1
 
 
+def run_dags_check(args: list[str]) -> None:
+    """`dags-check [ARGS]` (`mwaa-local dags check` in a one-off container): sync the DAG folder,
+    run the scheduler's whole start sequence (DAGs import with what it leaves, as on MWAA), then
+    exec mwaa_local.dags.check, whose last stdout line is its report."""
+    env = airflow_environment("scheduler", dict(os.environ))
+    settings = SequenceSettings.from_environ("scheduler", env)
+    sync_dags(settings)
+    outcome = run_start_sequence(settings, env, streams_root=None)
+    if outcome.fatal:
+        print(json.dumps({"ok": False, "fatal": outcome.fatal}), flush=True)
+        sys.exit(1)
+    command = [sys.executable, "-m", "mwaa_local.dags.check", *args]
+    os.execvpe(command[0], command, outcome.env)
+
+
 def main(argv: list[str]) -> None:
     logging.basicConfig(
         level=logging.INFO,
@@ -179,6 +194,8 @@ def main(argv: list[str]) -> None:
     try:
         if component in TEST_COMMANDS:
             sys.exit(run_test_command(component, extra[0] if extra else "worker"))
+        if component == "dags-check":
+            run_dags_check(extra)
         if component == "bucket-sync":
             os.execvp(sys.executable, [sys.executable, "-m", "mwaa_local.bucket.s3_mirror"])
         if component in MWAA_COMPONENT_NAMES:

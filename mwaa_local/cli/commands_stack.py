@@ -12,6 +12,7 @@ from rich.text import Text
 
 from mwaa_local.bucket.versions import OBJECT_KINDS
 from mwaa_local.cli.commands_image import build_for
+from mwaa_local.cli.commands_objects import apply_loaded, project_objects
 from mwaa_local.cli.commands_settings import Project
 from mwaa_local.cli.output import err, out, print_json, warn
 from mwaa_local.errors import MwaaLocalError
@@ -88,6 +89,7 @@ def start_command(project: Project, foreground: bool, timeout: int) -> None:
         check_port_free(environment.local.bind_address, environment.local.webserver_port)
     if find_image(stack.client, environment.airflow_version) is None:
         build_for(project, environment.airflow_version)
+    objects = project_objects(environment)  # a bad airflow-objects.yaml fails before starting
     pending = record_create(stack)
     seconds = start_stack(stack, timeout)
     username, password = stack.admin_credentials()
@@ -95,6 +97,8 @@ def start_command(project: Project, foreground: bool, timeout: int) -> None:
     out.print(f"Environment {environment.name} is AVAILABLE ({seconds:.1f} s).")
     out.print(f"  Airflow UI: http://{local.bind_address}:{local.webserver_port}")
     out.print(f"  Login:      {username} / {password}")
+    if objects is not None:
+        apply_loaded(stack, objects, out)
     if pending:
         names = ", ".join(f"{c.what} ({c.wanted})" for c in pending)
         warn(f"Started on the applied versions; not applied yet: {names}. Run `mwaa-local update`.")

@@ -7,8 +7,10 @@ import click
 from mwaa_local import __version__
 from mwaa_local.cli import (
     commands_bucket,
+    commands_dags,
     commands_image,
     commands_mwaa,
+    commands_objects,
     commands_packaging,
     commands_prereqs,
     commands_settings,
@@ -57,6 +59,8 @@ COMMAND_GROUPS = (
     commands_image,
     commands_stack,
     commands_bucket,
+    commands_dags,
+    commands_objects,
     commands_mwaa,
     commands_packaging,
     commands_prereqs,

@@ -12,6 +12,32 @@ from typing import Any
 from mwaa_local.errors import MwaaLocalError
 
 FINISHED_STATES = ("success", "failed")
+ERROR_DETAIL_MAX = 500
+
+
+class AirflowApiError(MwaaLocalError):
+    """The API answered with an HTTP error status (`status`: 404 means "no such object")."""
+
+    def __init__(self, message: str, status: int, hint: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.status = status
+
+
+def error_detail(raw: str) -> str:
+    """The error body, without the `input` members FastAPI's 422 answers carry: they echo the
+    request body, which can hold passwords."""
+    try:
+        return json.dumps(_without_input(json.loads(raw)))[:ERROR_DETAIL_MAX]
+    except ValueError:
+        return raw[:ERROR_DETAIL_MAX]
+
+
+def _without_input(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_input(v) for k, v in value.items() if k != "input"}
+    if isinstance(value, list):
+        return [_without_input(v) for v in value]
+    return value
 
 
 class AirflowApi:
@@ -43,7 +69,7 @@ class AirflowApi:
     def request(self, method: str, path: str, body: Any = None, **query: Any) -> Any:
         url = f"{self.api}{path}"
         if query:
-            url += "?" + urllib.parse.urlencode(query)
+            url += "?" + urllib.parse.urlencode(query, doseq=True)
         return self._send(method, url, body, self._authorization())
 
     def _send(self, method: str, url: str, body: Any, authorization: str | None) -> Any:
@@ -56,8 +82,8 @@ class AirflowApi:
             with urllib.request.urlopen(request, timeout=30) as response:
                 raw = response.read()
         except urllib.error.HTTPError as e:
-            detail = e.read().decode(errors="replace")[:500]
-            raise MwaaLocalError(f"{method} {url} answered {e.code}: {detail}") from e
+            detail = error_detail(e.read().decode(errors="replace"))
+            raise AirflowApiError(f"{method} {url} answered {e.code}: {detail}", e.code) from e
         except urllib.error.URLError as e:
             raise MwaaLocalError(f"{method} {url} failed: {e.reason}") from e
         return json.loads(raw) if raw else None

@@ -28,6 +28,7 @@ from mwaa_local.mwaa.airflow_config import (
     parsing_options,
 )
 from mwaa_local.mwaa.log_streams import STREAMS_ROOT, read_phases
+from mwaa_local.runtime.airflow_api import AirflowApi
 from mwaa_local.runtime.compose import compose_file, compose_tool
 from mwaa_local.runtime.image import image_tag
 from mwaa_local.runtime.record import EnvironmentRecord
@@ -189,6 +190,16 @@ class Stack:
         """plugins.zip, requirements.txt and startup.sh as the settings ask for them now (the
         pinned versions, else the current ones), recorded in the version store."""
         return read_objects(self.environment, self.bucket(), self.versions)
+
+    def api(self) -> AirflowApi:
+        """A client for the environment's published Airflow API, logged in as the admin."""
+        local = self.environment.local
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(local.bind_address, local.bind_address)
+        if ":" in host:
+            host = f"[{host}]"
+        username, password = self.admin_credentials()
+        major = self.environment.airflow_version.major
+        return AirflowApi(f"http://{host}:{local.webserver_port}", username, password, major)
 
     def admin_credentials(self) -> tuple[str, str]:
         local = self.environment.local

@@ -1,0 +1,135 @@
+"""`mwaa-local dags check [PATH]`: import every DAG file the way MWAA's scheduler would, in the
+environment's image with its plugins and requirements, and report what breaks."""
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mwaa_local.cli.commands_image import build_for
+from mwaa_local.cli.commands_settings import Project
+from mwaa_local.cli.output import err, out, print_json, warn
+from mwaa_local.dags.report import exit_code, files_table, plugin_lines, summary, write_junit_xml
+from mwaa_local.runtime.dag_check import (
+    CheckRun,
+    CheckTarget,
+    check_target,
+    host_folder,
+    run_in_scheduler,
+    run_one_off,
+)
+from mwaa_local.runtime.engine import docker_client
+from mwaa_local.runtime.image import find_image
+from mwaa_local.runtime.stack import Stack, bucket_path
+
+
+def scheduler_running(stack: Stack) -> bool:
+    state = stack.states().get("scheduler")
+    return state is not None and state.status == "running"
+
+
+def add_host_paths(report: dict[str, Any], folder: Path) -> None:
+    """Name each file as the project does too (relative to the working directory when inside
+    it), for people and for CI tools that link a JUnit testcase to its file."""
+    for entry in report.get("files", []):
+        host = folder / entry["file"]
+        relative = os.path.relpath(host)
+        entry["host_path"] = str(host) if relative.startswith("..") else relative
+
+
+def run_check(project: Project, target: CheckTarget, verbose: bool) -> CheckRun:
+    """In the running scheduler when it can see PATH, else in a one-off container."""
+    environment = project.environment
+    client = docker_client()
+    stack = Stack(environment, client)
+    echo = (lambda line: err.print(line, markup=False)) if verbose else (lambda line: None)
+    in_scheduler = target.mount is None and scheduler_running(stack)
+    if not in_scheduler and find_image(client, environment.airflow_version) is None:
+        build_for(project, environment.airflow_version)
+    where = "the running scheduler" if in_scheduler else "a one-off container"
+    status = contextlib.nullcontext() if verbose else err.status(f"Checking DAGs in {where} ...")
+    with status:
+        if in_scheduler:
+            return run_in_scheduler(stack, target, echo)
+        return run_one_off(client, environment, target, echo)
+
+
+def warn_requirements(phases: dict[str, dict[str, Any]]) -> None:
+    requirements = phases.get("requirements") or {}
+    if not requirements.get("ok", True):
+        warn(
+            f"requirements failed to install ({requirements.get('diagnosis')}); as on MWAA, "
+            "DAGs importing those packages fail. Details: mwaa-local test-requirements"
+        )
+
+
+def show(report: dict[str, Any], label: str) -> None:
+    if report.get("fatal"):
+        out.print(f"[red]{summary(report)}[/]", markup=True)
+        return
+    out.print(f"Checked {label} in {report['where']} ({report.get('path')}).", markup=False)
+    if report.get("files"):
+        out.print(files_table(report))
+    else:
+        out.print("No DAG files found (Airflow parses .py files naming both 'airflow' and 'dag').")
+    for line in plugin_lines(report):
+        out.print(f"[red]plugin error[/]: {line}", markup=True, highlight=False)
+    colour = "green" if report.get("ok") else "red"
+    out.print(f"[{colour}]{summary(report)}[/]")
+
+
+@click.group("dags")
+def dags() -> None:
+    """Check DAG files the way MWAA's scheduler imports them."""
+
+
+@dags.command("check")
+@click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+@click.option(
+    "--junit-xml",
+    "junit_file",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Also write the report as JUnit XML: one testcase per DAG file.",
+)
+@click.option("--verbose", "-v", is_flag=True, help="Stream the container's log.")
+@click.pass_obj
+def check_command(
+    project: Project, path: Path | None, as_json: bool, junit_file: Path | None, verbose: bool
+) -> None:
+    """Import every DAG file as MWAA's scheduler would; exit 0 when clean, 1 otherwise.
+
+    Reports import errors (file and line), import timeouts (core.dagbag_import_timeout, 30 s
+    unless AirflowConfigurationOptions set it), cycles, duplicate dag_ids, plugin import errors
+    and each file's parse time, slowest first.
+
+    PATH is a DAG file or folder; default: the bucket's DagS3Path folder. While the environment
+    runs, the check runs in its scheduler (after a DAG sync); otherwise, or for a PATH outside
+    the bucket, in a one-off container that first runs the start sequence (plugins.zip, startup
+    script, requirements), as the scheduler does.
+    """
+    environment = project.environment
+    bucket = bucket_path(environment)
+    target = check_target(bucket, environment.dag_s3_path, path)
+    run = run_check(project, target, verbose and not as_json)
+    report = {**run.report, "where": run.where}
+    add_host_paths(report, host_folder(target, bucket, environment.dag_s3_path))
+    if run.phases:
+        report["start_sequence"] = run.phases
+    code = max(exit_code(report), 1 if run.exit_code else 0)
+    if junit_file is not None:
+        write_junit_xml(report, junit_file)
+    warn_requirements(run.phases)
+    if as_json:
+        print_json(report)
+    else:
+        show(report, str(path or bucket / environment.dag_s3_path))
+        if junit_file is not None:
+            err.print(f"JUnit XML: {junit_file}")
+    sys.exit(code)
+
+
+COMMANDS = (dags,)

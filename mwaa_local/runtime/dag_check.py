@@ -1,0 +1,133 @@
+"""Where `mwaa-local dags check` runs mwaa_local.dags.check: in the running scheduler container,
+or in a one-off container from the environment's image that first runs the start sequence."""
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import docker
+
+from mwaa_local.bucket.sync import BUCKET_MOUNT
+from mwaa_local.entrypoint import COMPONENT_ENV_FILE
+from mwaa_local.errors import MwaaLocalError
+from mwaa_local.mwaa.log_streams import read_phases
+from mwaa_local.runtime.ephemeral import LineStream
+from mwaa_local.runtime.ephemeral import run_one_off as run_one_off_container
+from mwaa_local.runtime.stack import Stack
+from mwaa_local.spec.settings import Environment
+
+# Where each Airflow component keeps its copy of the bucket's DAG folder (mwaa-behaviour.md 3).
+CONTAINER_DAGS = PurePosixPath("/usr/local/airflow/dags")
+# Where a PATH outside the bucket is mounted, read-only, in a one-off container.
+CHECK_MOUNT = PurePosixPath("/usr/local/mwaa-local/dags-check")
+ONE_OFF_COMMAND = "dags-check"
+
+
+@dataclass(frozen=True)
+class CheckTarget:
+    """What to check, as the container sees it."""
+
+    path: PurePosixPath
+    dags_folder: PurePosixPath
+    mount: Path | None = None  # a host folder outside the bucket, mounted at CHECK_MOUNT
+
+    def arguments(self) -> list[str]:
+        return [str(self.path), "--dags-folder", str(self.dags_folder)]
+
+
+@dataclass
+class CheckRun:
+    exit_code: int
+    report: dict[str, Any]
+    where: str
+    phases: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def _inside(path: Path, folder: Path) -> PurePosixPath | None:
+    try:
+        return PurePosixPath(path.relative_to(folder).as_posix())
+    except ValueError:
+        return None
+
+
+def check_target(bucket: Path, dag_s3_path: str, path: Path | None) -> CheckTarget:
+    """The container's view of PATH: the synced DAG folder for a path in the bucket's DAG folder
+    (default: all of it), the bucket mount for one elsewhere in the bucket, else a mount."""
+    if path is None:
+        return CheckTarget(CONTAINER_DAGS, CONTAINER_DAGS)
+    path, bucket = path.resolve(), bucket.resolve()
+    relative = _inside(path, (bucket / dag_s3_path).resolve())
+    if relative is not None:
+        return CheckTarget(CONTAINER_DAGS / relative, CONTAINER_DAGS)
+    relative = _inside(path, bucket)
+    if relative is not None:
+        inside = PurePosixPath(BUCKET_MOUNT) / relative
+        return CheckTarget(inside, inside if path.is_dir() else inside.parent)
+    if path.is_dir():
+        return CheckTarget(CHECK_MOUNT, CHECK_MOUNT, path)
+    return CheckTarget(CHECK_MOUNT / path.name, CHECK_MOUNT, path.parent)
+
+
+def host_folder(target: CheckTarget, bucket: Path, dag_s3_path: str) -> Path:
+    """The host folder the container's `target.dags_folder` shows."""
+    if target.mount is not None:
+        return target.mount
+    if target.dags_folder == CONTAINER_DAGS:
+        return (bucket / dag_s3_path).resolve()
+    return bucket.resolve() / target.dags_folder.relative_to(BUCKET_MOUNT)
+
+
+def last_report(stdout: str, stderr_tail: str = "") -> dict[str, Any]:
+    """The check's report: the last JSON object line on stdout."""
+    for line in reversed(stdout.strip().splitlines()):
+        if line.startswith("{"):
+            try:
+                return json.loads(line)
+            except json.JSONDecodeError:
+                continue
+    raise MwaaLocalError(
+        "The DAG check printed no report.",
+        hint=f"Its last output was:\n{(stderr_tail or stdout)[-2000:]}",
+    )
+
+
+def run_in_scheduler(stack: Stack, target: CheckTarget, on_line: Callable[[str], None]) -> CheckRun:
+    """Sync the bucket's DAG folder into the running scheduler, then check there, with the
+    scheduler's own environment (its startup script's exports included)."""
+    container = stack.container_for("scheduler")
+    script = (
+        f"[ -f {COMPONENT_ENV_FILE} ] && . {COMPONENT_ENV_FILE}; "
+        'python -m mwaa_local.bucket.dag_sync --once >&2; exec "$@"'
+    )
+    command = ["bash", "-c", script, "mwaa-local", "python", "-m", "mwaa_local.dags.check"]
+    api = stack.client.api
+    exec_id = api.exec_create(container.id, [*command, *target.arguments()])["Id"]
+    stdout, stderr = [], LineStream(on_line)
+    for out_chunk, err_chunk in api.exec_start(exec_id, stream=True, demux=True):
+        if out_chunk:
+            stdout.append(out_chunk)
+        if err_chunk:
+            stderr.feed(err_chunk)
+    tail = stderr.close()
+    exit_code = api.exec_inspect(exec_id)["ExitCode"]
+    text = b"".join(stdout).decode(errors="replace")
+    return CheckRun(exit_code, last_report(text, tail), f"the scheduler container {container.name}")
+
+
+def run_one_off(
+    client: docker.DockerClient,
+    environment: Environment,
+    target: CheckTarget,
+    on_line: Callable[[str], None],
+) -> CheckRun:
+    """Check in a one-off container that runs the scheduler's start sequence first."""
+    volumes = {}
+    if target.mount is not None:
+        volumes[str(target.mount)] = {"bind": str(CHECK_MOUNT), "mode": "ro"}
+    stderr = LineStream(on_line)
+    command = [ONE_OFF_COMMAND, *target.arguments()]
+    exit_code, stdout = run_one_off_container(client, environment, command, stderr, volumes)
+    report = last_report(stdout, "\n".join(stderr.tail))
+    return CheckRun(exit_code, report, "a one-off container", phases=read_phases(stdout))
