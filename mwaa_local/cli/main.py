@@ -15,6 +15,7 @@ from mwaa_local.cli import (
     commands_prereqs,
     commands_settings,
     commands_stack,
+    commands_upgrade,
 )
 from mwaa_local.cli.output import render_error
 from mwaa_local.errors import MwaaLocalError
@@ -64,6 +65,7 @@ COMMAND_GROUPS = (
     commands_mwaa,
     commands_packaging,
     commands_prereqs,
+    commands_upgrade,
 )
 for group in COMMAND_GROUPS:
     for command in group.COMMANDS:

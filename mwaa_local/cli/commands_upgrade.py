@@ -1,0 +1,163 @@
+"""`mwaa-local upgrade-check --to VERSION`: will the project survive MWAA's version change?"""
+
+import contextlib
+import sys
+from typing import Any
+
+import click
+from rich.table import Table
+from rich.text import Text
+
+from mwaa_local.cli.commands_image import build_for
+from mwaa_local.cli.commands_settings import Project
+from mwaa_local.cli.output import err, out, print_json
+from mwaa_local.dags.report import files_table, plugin_lines, summary
+from mwaa_local.runtime import upgrade_check
+from mwaa_local.runtime.engine import docker_client
+from mwaa_local.runtime.image import find_image
+from mwaa_local.spec import versions
+
+PART_TITLES = {
+    upgrade_check.REQUIREMENTS: "Requirements test",
+    upgrade_check.DAG_CHECK: "DAG check",
+    upgrade_check.LINT: "Airflow 3 lint",
+}
+ERROR_TAIL_LINES = 15
+
+
+def _status(message: str, verbose: bool) -> contextlib.AbstractContextManager:
+    return contextlib.nullcontext() if verbose else err.status(message)
+
+
+def _ok(part: dict[str, Any]) -> str:
+    return "[green]OK[/]" if part.get("ok") else "[red]FAILED[/]"
+
+
+def show_requirements(part: dict[str, Any]) -> None:
+    requirements = part.get("requirements") or {}
+    if not part.get("ok"):
+        for line in (requirements.get("error_tail") or [])[-ERROR_TAIL_LINES:]:
+            out.print(f"    {line}", markup=False)
+    colour = "green" if part.get("ok") else "red"
+    out.print(f"[{colour}]{upgrade_check.requirements_line(part)}[/]")
+
+
+def show_dag_check(part: dict[str, Any]) -> None:
+    if part.get("files"):
+        out.print(files_table(part))
+    for line in plugin_lines(part):
+        out.print(f"[red]plugin error[/]: {line}", markup=True, highlight=False)
+    out.print(f"[{'green' if part.get('ok') else 'red'}]{summary(part)}[/]")
+
+
+def lint_table(findings: list[dict[str, Any]]) -> Table:
+    table = Table("File:line", "Rule", "Problem")
+    for finding in findings:
+        style = "red" if finding["severity"] == "error" else "yellow"
+        table.add_row(
+            f"{finding['file']}:{finding['line']}",
+            Text(finding["code"], style=style),
+            finding["message"],
+        )
+    return table
+
+
+def show_lint(part: dict[str, Any]) -> None:
+    if not part.get("ran"):
+        out.print(f"skipped: {part.get('reason')}", markup=False)
+        return
+    if part.get("fatal"):
+        out.print(f"[red]FAILED[/]: {part['fatal']}")
+        return
+    where = ", ".join(part.get("paths", [])) or "nothing to lint"
+    out.print(f"ruff {part['ruff']} --select {part['select']} --preview on {where}", markup=False)
+    if part["findings"]:
+        out.print(lint_table(part["findings"]))
+    line = (
+        f"{part['errors']} error(s) (removed or moved in Airflow 3), "
+        f"{part['warnings']} warning(s) (still work on 3.x, deprecated)"
+    )
+    out.print(f"{_ok(part)}: {line}")
+    if part.get("fixable"):
+        paths = " ".join(part.get("fix_paths") or ["PATH"])
+        out.print(
+            f"{part['fixable']} have a fix: ruff check --select {part['select']} --preview --fix "
+            f"{paths} (some need --unsafe-fixes; review the diff)",
+            markup=False,
+        )
+
+
+def show(report: dict[str, Any]) -> None:
+    out.print(
+        f"Upgrade check: Airflow {report['from']} -> {report['to']} ({report['image']})",
+        markup=False,
+    )
+    in_place = report[upgrade_check.IN_PLACE]
+    allowed = "allowed" if in_place["allowed"] else "[yellow]not allowed[/]"
+    out.print(f"MWAA in place: {allowed}. {in_place['message']}", highlight=False)
+    shows = {
+        upgrade_check.REQUIREMENTS: show_requirements,
+        upgrade_check.DAG_CHECK: show_dag_check,
+        upgrade_check.LINT: show_lint,
+    }
+    for number, name in enumerate(upgrade_check.CHECKED_PARTS, start=1):
+        out.print(f"\n[bold]{number}. {PART_TITLES[name]}[/]")
+        shows[name](report[name])
+    if report["ok"]:
+        out.print(f"\n[green]OK[/]: the project passes every check for Airflow {report['to']}.")
+    else:
+        failed = ", ".join(PART_TITLES[name] for name in report["failed"])
+        out.print(f"\n[red]FAILED[/] for Airflow {report['to']}: {failed}.")
+
+
+@click.command("upgrade-check")
+@click.option(
+    "--to",
+    "target_name",
+    required=True,
+    metavar="VERSION",
+    type=click.Choice(versions.supported_names()),
+    help="The MWAA Airflow version to move to: " + ", ".join(versions.supported_names()) + ".",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one combined report as JSON.")
+@click.option("--verbose", "-v", is_flag=True, help="Stream the containers' logs.")
+@click.pass_obj
+def upgrade_check_command(project: Project, target_name: str, as_json: bool, verbose: bool):
+    """Check the project against another Airflow version before upgrading; exit 0 or 1.
+
+    In the target version's image (built when missing): the requirements test (as
+    test-requirements, with the target's constraints) and the DAG check (as dags check, in a
+    one-off container). From Airflow 2 to 3, also ruff's Airflow 3 rules (AIR3, with --preview)
+    on the DAG folder and plugins: AIR301/AIR302/AIR303 fail, AIR311/AIR312 and the rest warn.
+    Says whether MWAA allows the change in place; that line does not change the exit status.
+    """
+    environment = project.environment
+    target = versions.airflow_version(target_name)
+    target_environment = upgrade_check.target_environment(environment, target)
+    verbose = verbose and not as_json
+    echo = (lambda line: err.print(line, markup=False)) if verbose else (lambda line: None)
+
+    with _status("Linting for Airflow 3 ...", verbose):
+        lint = upgrade_check.lint_step(environment, target)
+    client = docker_client()
+    if find_image(client, target) is None:
+        # With --json, stdout is the report's alone.
+        to_stderr = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
+        with to_stderr:
+            build_for(project, target, quiet=as_json)
+    with _status(f"Testing requirements on Airflow {target.airflow} ...", verbose):
+        requirements = upgrade_check.requirements_step(client, target_environment, echo)
+    with _status(f"Checking DAGs on Airflow {target.airflow} ...", verbose):
+        dag_check = upgrade_check.dag_check_step(client, target_environment, echo)
+
+    report = upgrade_check.assemble(
+        environment.airflow_version, target, requirements, dag_check, lint
+    )
+    if as_json:
+        print_json(report)
+    else:
+        show(report)
+    sys.exit(upgrade_check.exit_code(report))
+
+
+COMMANDS = (upgrade_check_command,)
