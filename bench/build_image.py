@@ -17,8 +17,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from common import timed
 
 from mwaa_local.mwaa.constraints import official_constraints
 from mwaa_local.runtime.image import airflow_packages, find_ca_bundle, image_tag
@@ -26,12 +27,6 @@ from mwaa_local.spec.versions import airflow_version
 
 HERE = Path(__file__).resolve().parent
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mwaa-local"
-
-
-def timed(command: list[str]) -> float:
-    started = time.monotonic()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    return time.monotonic() - started
 
 
 def remove_image(tag: str) -> None:

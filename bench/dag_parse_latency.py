@@ -13,13 +13,12 @@ import argparse
 import json
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import yaml
+from common import cli
 
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.runtime.airflow_api import AirflowApi
@@ -36,16 +35,6 @@ with DAG("{dag_id}", description="{description}", schedule=None,
          start_date=pendulum.datetime(2024, 1, 1)):
     pass
 """
-
-
-def cli(project: Path, *args: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "mwaa_local.cli", "--project-dir", str(project), *args],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"mwaa-local {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
 
 
 def description(api: AirflowApi, dag_id: str) -> str | None:

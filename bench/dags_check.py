@@ -11,13 +11,12 @@ import argparse
 import json
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import yaml
+from common import mwaa_local, timed
 
 from mwaa_local.runtime.image import image_tag
 from mwaa_local.spec.versions import airflow_version
@@ -47,15 +46,6 @@ def make_project(version: str, files: int) -> Path:
     return project
 
 
-def timed(command: list[str], ok_codes: tuple[int, ...] = (0,)) -> float:
-    started = time.monotonic()
-    done = subprocess.run(command, capture_output=True, text=True)
-    seconds = time.monotonic() - started
-    if done.returncode not in ok_codes:
-        raise SystemExit(f"{' '.join(command)} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
-    return seconds
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--airflow-version", default="3.3.1")
@@ -63,8 +53,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=50)
     args = parser.parse_args()
     project = make_project(args.airflow_version, args.files)
-    check = [sys.executable, "-m", "mwaa_local.cli", "--project-dir", str(project)]
-    check += ["dags", "check", "--json"]
+    check = mwaa_local(project, "dags", "check", "--json")
     image = image_tag(airflow_version(args.airflow_version))
     baseline = ["docker", "run", "--rm", "-v", f"{project / 'dags'}:/usr/local/airflow/dags:ro"]
     baseline += ["-e", "AIRFLOW__CORE__LOAD_EXAMPLES=False", image, "bash", "-c"]

@@ -14,24 +14,16 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import yaml
+from common import timed
 
 from mwaa_local.runtime.image import image_tag
 from mwaa_local.runtime.stack import UV_CACHE_VOLUME
 from mwaa_local.spec.versions import airflow_version
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def timed(command: list[str]) -> float:
-    started = time.monotonic()
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
-    return time.monotonic() - started
 
 
 def main() -> None:

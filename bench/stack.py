@@ -15,13 +15,12 @@ import argparse
 import json
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import yaml
+from common import cli
 
 from mwaa_local.runtime.airflow_api import AirflowApi
 from mwaa_local.runtime.engine import docker_client
@@ -35,22 +34,6 @@ AIRFLOW_DEFAULTS = {
     "webserver.workers": "4",
     "celery.worker_autoscale": "16,16",
 }
-
-
-def cli(project: Path, *args: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "mwaa_local.cli", "--project-dir", str(project), *args],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"mwaa-local {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
-
-
-def timed(project: Path, *args: str) -> float:
-    started = time.monotonic()
-    cli(project, *args)
-    return time.monotonic() - started
 
 
 def idle_memory_mib(stack: Stack, settle: float) -> float:
@@ -83,9 +66,9 @@ def measure(version: str, runs: int, options: dict, settle: float, port: int) ->
         for _ in range(runs):
             if stack.containers():
                 stack.remove_database()
-            empty.append(timed(project, "start"))
+            empty.append(cli(project, "start"))
             cli(project, "stop")
-            existing.append(timed(project, "start"))
+            existing.append(cli(project, "start"))
         secrets = json.loads(stack.state.secrets_file.read_text())
         major = environment.airflow_version.major
         api = AirflowApi(f"http://127.0.0.1:{port}", "admin", secrets["admin_password"], major)
