@@ -167,10 +167,20 @@ def run_test_command(name: str, component: str) -> int:
     return 0 if outcome.requirements.get("ok", True) else 1
 
 
-def run_dags_check(args: list[str]) -> None:
-    """`dags-check [ARGS]` (`mwaa-local dags check` in a one-off container): sync the DAG folder,
-    run the scheduler's whole start sequence (DAGs import with what it leaves, as on MWAA), then
-    exec mwaa_local.dags.check, whose last stdout line is its report."""
+# One-off commands that run a module after the scheduler's whole start sequence (`mwaa-local
+# dags check`, `dags test` without a running stack, `pytest`): DAGs and tests import with what
+# it leaves, as on MWAA.
+ONE_OFF_MODULES = {
+    "dags-check": ["mwaa_local.dags.check"],
+    "dags-test": ["mwaa_local.dags.test", "--throwaway-db"],
+    "project-pytest": ["mwaa_local.dags.pytest_runner"],
+}
+
+
+def run_one_off_module(name: str, args: list[str]) -> None:
+    """`dags-check [ARGS]`, `dags-test DAG_ID [ARGS]`, `project-pytest [ARGS]`: sync the DAG
+    folder, run the scheduler's start sequence, then exec the command's module, whose last stdout
+    line is its report."""
     env = airflow_environment("scheduler", dict(os.environ))
     settings = SequenceSettings.from_environ("scheduler", env)
     sync_dags(settings)
@@ -178,7 +188,7 @@ def run_dags_check(args: list[str]) -> None:
     if outcome.fatal:
         print(json.dumps({"ok": False, "fatal": outcome.fatal}), flush=True)
         sys.exit(1)
-    command = [sys.executable, "-m", "mwaa_local.dags.check", *args]
+    command = [sys.executable, "-m", *ONE_OFF_MODULES[name], *args]
     os.execvpe(command[0], command, outcome.env)
 
 
@@ -194,8 +204,8 @@ def main(argv: list[str]) -> None:
     try:
         if component in TEST_COMMANDS:
             sys.exit(run_test_command(component, extra[0] if extra else "worker"))
-        if component == "dags-check":
-            run_dags_check(extra)
+        if component in ONE_OFF_MODULES:
+            run_one_off_module(component, extra)
         if component == "bucket-sync":
             os.execvp(sys.executable, [sys.executable, "-m", "mwaa_local.bucket.s3_mirror"])
         if component in MWAA_COMPONENT_NAMES:

@@ -13,6 +13,7 @@ from mwaa_local.cli.commands_image import build_for
 from mwaa_local.cli.commands_settings import Project
 from mwaa_local.cli.output import err, out, print_json, warn
 from mwaa_local.dags.report import exit_code, files_table, plugin_lines, summary, write_junit_xml
+from mwaa_local.runtime import dag_test
 from mwaa_local.runtime.dag_check import (
     CheckRun,
     CheckTarget,
@@ -83,7 +84,7 @@ def show(report: dict[str, Any], label: str) -> None:
 
 @click.group("dags")
 def dags() -> None:
-    """Check DAG files the way MWAA's scheduler imports them."""
+    """Check DAG files the way MWAA's scheduler imports them; test-run a DAG."""
 
 
 @dags.command("check")
@@ -130,6 +131,73 @@ def check_command(
         if junit_file is not None:
             err.print(f"JUnit XML: {junit_file}")
     sys.exit(code)
+
+
+def option_parser(parse):
+    """A click callback turning `parse`'s ValueError into a usage error (exit 2)."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: str | None):
+        try:
+            return None if value is None else parse(value)
+        except ValueError as e:
+            raise click.BadParameter(str(e), ctx, param) from e
+
+    return callback
+
+
+def print_line(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def run_test(project: Project, request: dag_test.DagTestRequest) -> dag_test.DagTestRun:
+    """In the running scheduler, against the stack's database, else in a one-off container."""
+    environment = project.environment
+    client = docker_client()
+    stack = Stack(environment, client)
+    if scheduler_running(stack):
+        unpaused = dag_test.is_unpaused(stack, request.dag_id)
+        if unpaused:
+            raise dag_test.refuse_unpaused(request.dag_id)
+        if unpaused is None:
+            warn(f"could not tell whether {request.dag_id} is paused (the Airflow API did not say)")
+        err.print(f"Testing {request.dag_id} in the running scheduler ...")
+        return dag_test.run_in_scheduler(stack, request, print_line)
+    if find_image(client, environment.airflow_version) is None:
+        build_for(project, environment.airflow_version)
+    err.print(f"Testing {request.dag_id} in a one-off container (start sequence first) ...")
+    return dag_test.run_one_off(client, environment, request, print_line)
+
+
+@dags.command("test")
+@click.argument("dag_id")
+@click.option(
+    "--conf",
+    callback=option_parser(dag_test.parse_conf),
+    help="The run's conf, a JSON object, e.g. '{\"key\": 1}'.",
+)
+@click.option(
+    "--logical-date",
+    callback=option_parser(dag_test.parse_logical_date),
+    help="The run's logical date, ISO 8601 (default: now).",
+)
+@click.pass_obj
+def test_command(
+    project: Project, dag_id: str, conf: dict[str, Any] | None, logical_date: str | None
+) -> None:
+    """Run one DAG run of DAG_ID to the end with `airflow dags test`, task logs on stdout; exit
+    0 when the run succeeds, 1 when it fails.
+
+    While the environment runs, the run happens in its scheduler (after a DAG sync), against
+    its metadata database, with its connections and variables. Otherwise it happens in a
+    one-off container that first runs the start sequence and migrates a throwaway SQLite
+    database (no connections, variables or pools from the settings).
+    """
+    run = run_test(project, dag_test.DagTestRequest(dag_id, conf, logical_date))
+    dag_test.raise_for_report(run)
+    colour = "green" if run.succeeded else "red"
+    err.print(f"[{colour}]{dag_test.summary(run)}[/]", highlight=False)
+    sys.exit(0 if run.succeeded else 1)
 
 
 COMMANDS = (dags,)

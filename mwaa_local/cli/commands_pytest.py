@@ -1,0 +1,47 @@
+"""`mwaa-local pytest [ARGS...]`: the project's tests/ with pytest in the environment's image."""
+
+import sys
+
+import click
+
+from mwaa_local.cli.commands_image import build_for
+from mwaa_local.cli.commands_settings import Project
+from mwaa_local.cli.output import err
+from mwaa_local.runtime.engine import docker_client
+from mwaa_local.runtime.image import find_image
+from mwaa_local.runtime.project_pytest import run_pytest, tests_folder
+
+
+def print_line(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+@click.command(
+    "pytest",
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_obj
+def pytest_command(project: Project, args: tuple[str, ...]) -> None:
+    """Run the project's tests/ with pytest in the environment's image; exit with pytest's code.
+
+    The tests run in a one-off container after the scheduler's start sequence (plugins.zip,
+    startup script, requirements), from $AIRFLOW_HOME, with the DAG folder and plugins/ on
+    sys.path as on MWAA. tests/ (and pytest.ini, pyproject.toml, tox.ini, setup.cfg or
+    conftest.py beside it) are mounted read-only. pytest is installed apart from the
+    environment's packages unless the requirements already install it. ARGS go to pytest:
+
+        mwaa-local pytest -x -k dags tests/test_dags.py
+    """
+    environment = project.environment
+    tests_folder(environment.project_dir)
+    client = docker_client()
+    if find_image(client, environment.airflow_version) is None:
+        build_for(project, environment.airflow_version)
+    err.print("Running tests/ with pytest in a one-off container (start sequence first) ...")
+    run = run_pytest(client, environment, args, print_line)
+    sys.exit(run.exit_code)
+
+
+COMMANDS = (pytest_command,)

@@ -1,0 +1,205 @@
+"""Where `mwaa-local dags test` runs mwaa_local.dags.test: in the running scheduler container,
+against the stack's metadata database, or in a one-off container from the environment's image
+that runs the start sequence and migrates a throwaway SQLite database first."""
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import docker
+
+from mwaa_local.entrypoint import COMPONENT_ENV_FILE
+from mwaa_local.errors import MwaaLocalError
+from mwaa_local.runtime.airflow_api import AirflowApiError
+from mwaa_local.runtime.ephemeral import LineStream
+from mwaa_local.runtime.ephemeral import run_one_off as run_one_off_container
+from mwaa_local.runtime.stack import Stack
+from mwaa_local.spec.settings import Environment
+
+ONE_OFF_COMMAND = "dags-test"
+MODULE = ["python", "-m", "mwaa_local.dags.test"]
+LISTED_DAG_IDS = 20
+
+
+@dataclass(frozen=True)
+class DagTestRequest:
+    dag_id: str
+    conf: dict[str, Any] | None = None
+    logical_date: str | None = None
+
+    def arguments(self) -> list[str]:
+        """mwaa_local.dags.test's arguments."""
+        arguments = [self.dag_id]
+        if self.conf is not None:
+            arguments += ["--conf", json.dumps(self.conf)]
+        if self.logical_date:
+            arguments += ["--logical-date", self.logical_date]
+        return arguments
+
+
+@dataclass
+class DagTestRun:
+    exit_code: int
+    report: dict[str, Any]
+    where: str
+
+    @property
+    def succeeded(self) -> bool:
+        return self.report.get("outcome") == "success"
+
+
+def parse_conf(text: str) -> dict[str, Any]:
+    """A run's conf: a JSON object, as Airflow's trigger API requires."""
+    try:
+        conf = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"not valid JSON ({e})") from e
+    if not isinstance(conf, dict):
+        raise ValueError(f"a run's conf is a JSON object, not {type(conf).__name__}")
+    return conf
+
+
+def parse_logical_date(text: str) -> str:
+    """The date as given, once known to be ISO 8601: Airflow reads a date without a time zone in
+    core.default_timezone, so it is passed on unchanged."""
+    try:
+        datetime.fromisoformat(text)
+    except ValueError as e:
+        raise ValueError(f"{text!r} is not an ISO 8601 date, e.g. 2024-01-31T06:00:00Z") from e
+    return text
+
+
+def last_report(stdout: str, stderr_tail: str = "") -> dict[str, Any]:
+    """mwaa_local.dags.test's report: the last JSON object line on stdout."""
+    for line in reversed(stdout.strip().splitlines()):
+        if line.startswith("{"):
+            try:
+                return json.loads(line)
+            except json.JSONDecodeError:
+                continue
+    raise MwaaLocalError(
+        "The DAG test printed no report.",
+        hint=f"Its last output was:\n{(stderr_tail or stdout)[-2000:]}",
+    )
+
+
+def exec_streaming(
+    stack: Stack, service: str, command: list[str], on_line: Callable[[str], None]
+) -> tuple[int, str, str]:
+    """Run `command` in a component's container with the component's environment, after a DAG
+    sync; stream its stderr to `on_line`; return its exit code, stdout and stderr's last lines."""
+    container = stack.container_for(service)
+    script = (
+        f"[ -f {COMPONENT_ENV_FILE} ] && . {COMPONENT_ENV_FILE}; "
+        'python -m mwaa_local.bucket.dag_sync --once >&2; exec "$@"'
+    )
+    api = stack.client.api
+    exec_id = api.exec_create(container.id, ["bash", "-c", script, "mwaa-local", *command])["Id"]
+    stdout, stderr = [], LineStream(on_line)
+    for out_chunk, err_chunk in api.exec_start(exec_id, stream=True, demux=True):
+        if out_chunk:
+            stdout.append(out_chunk)
+        if err_chunk:
+            stderr.feed(err_chunk)
+    tail = stderr.close()
+    exit_code = api.exec_inspect(exec_id)["ExitCode"]
+    return exit_code, b"".join(stdout).decode(errors="replace"), tail
+
+
+def is_unpaused(stack: Stack, dag_id: str) -> bool | None:
+    """Whether the running stack's scheduler schedules `dag_id` (None: the API did not tell)."""
+    try:
+        return not stack.api().request("GET", f"/dags/{dag_id}")["is_paused"]
+    except AirflowApiError as e:
+        return False if e.status == 404 else None
+    except MwaaLocalError:
+        return None
+
+
+def refuse_unpaused(dag_id: str) -> MwaaLocalError:
+    # Seen on 2.10.3 and 3.3.1: the scheduler queues the test run's scheduled tasks to the
+    # Celery workers while `airflow dags test` runs them too, so tasks run twice.
+    return MwaaLocalError(
+        f"{dag_id} is unpaused in the running environment: its scheduler would also run this "
+        "test run's tasks on the workers, so they would run twice.",
+        hint=f"Pause it first (mwaa-local airflow dags pause {dag_id}), or stop the environment "
+        "to test in a one-off container.",
+    )
+
+
+def run_in_scheduler(
+    stack: Stack, request: DagTestRequest, on_line: Callable[[str], None]
+) -> DagTestRun:
+    command = [*MODULE, *request.arguments()]
+    exit_code, stdout, tail = exec_streaming(stack, "scheduler", command, on_line)
+    where = f"the scheduler container {stack.container_for('scheduler').name}"
+    return DagTestRun(exit_code, last_report(stdout, tail), where)
+
+
+def run_one_off(
+    client: docker.DockerClient,
+    environment: Environment,
+    request: DagTestRequest,
+    on_line: Callable[[str], None],
+) -> DagTestRun:
+    stderr = LineStream(on_line)
+    command = [ONE_OFF_COMMAND, *request.arguments()]
+    exit_code, stdout = run_one_off_container(client, environment, command, stderr)
+    report = last_report(stdout, "\n".join(stderr.tail))
+    return DagTestRun(exit_code, report, "a one-off container with a throwaway SQLite database")
+
+
+def not_found_hint(report: dict[str, Any]) -> str:
+    similar, known = report.get("similar") or [], report.get("dag_ids") or []
+    lines = []
+    if similar:
+        lines.append("Did you mean: " + ", ".join(similar) + "?")
+    elif known:
+        more = f" (and {len(known) - LISTED_DAG_IDS} more)" if len(known) > LISTED_DAG_IDS else ""
+        lines.append("DAGs in the DAG folder: " + ", ".join(known[:LISTED_DAG_IDS]) + more)
+    else:
+        lines.append("The DAG folder defines no DAG.")
+    broken = report.get("import_errors") or []
+    if broken:
+        lines.append("These files failed to import (the DAG may be in one of them):")
+        for error in broken[:10]:
+            naming = f" (names {report['dag_id']!r})" if error.get("names_dag_id") else ""
+            where = f"{error['file']}:{error.get('line') or '?'}"
+            lines.append(f"  {where}{naming}: {error['message']}")
+    lines.append("Details: mwaa-local dags check")
+    return "\n".join(lines)
+
+
+def raise_for_report(run: DagTestRun) -> None:
+    """An error for a run that did not happen: no such DAG, a start sequence or Airflow error.
+    A run that happened and failed is an outcome, not an error."""
+    report = run.report
+    if report.get("fatal"):
+        raise MwaaLocalError(
+            f"The start sequence failed in {run.where}: {report['fatal']}",
+            hint="Details: mwaa-local test-requirements / mwaa-local test-startup-script",
+        )
+    outcome = report.get("outcome")
+    if outcome == "not_found":
+        raise MwaaLocalError(
+            f"No DAG {report['dag_id']!r} in the DAG folder ({run.where}).",
+            hint=not_found_hint(report),
+        )
+    if outcome not in ("success", "failed"):
+        raise MwaaLocalError(
+            f"`airflow dags test {report.get('dag_id')}` did not run the DAG in {run.where}: "
+            f"{report.get('error') or 'exit code ' + str(run.exit_code)}",
+            hint="Its output is above.",
+        )
+
+
+def summary(run: DagTestRun) -> str:
+    report = run.report
+    seconds = report.get("seconds")
+    took = f" in {seconds:.1f} s" if isinstance(seconds, int | float) else ""
+    return (
+        f"DAG {report['dag_id']} run {report.get('run_id') or '?'}: "
+        f"{report.get('state') or report['outcome']}{took} ({run.where})"
+    )

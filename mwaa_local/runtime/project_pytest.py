@@ -1,0 +1,99 @@
+"""`mwaa-local pytest`: the project's tests/ folder run with pytest in a one-off container from the
+environment's image, after the scheduler's start sequence (DAG sync, plugins.zip, startup
+script, requirements), by mwaa_local.dags.pytest_runner.
+
+The container's working directory is $AIRFLOW_HOME, with tests/ mounted read-only beside the
+synced dags/ and the unpacked plugins/, so paths in ARGS (tests/test_x.py::test_y) and in the
+tests (dags/) read as they do in the project folder.
+"""
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import docker
+
+from mwaa_local.errors import MwaaLocalError
+from mwaa_local.runtime.ephemeral import LineStream, run_one_off
+from mwaa_local.spec.settings import Environment
+
+ONE_OFF_COMMAND = "project-pytest"
+AIRFLOW_HOME = PurePosixPath("/usr/local/airflow")
+TESTS_FOLDER = "tests"
+# pytest's configuration files, mounted beside tests/ when the project has them.
+CONFIG_FILES = ("pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg", "conftest.py")
+# The mounts are read-only: no .pytest_cache, no __pycache__ in the user's folder.
+READ_ONLY_OPTIONS = ["-p", "no:cacheprovider"]
+
+
+@dataclass
+class PytestRun:
+    exit_code: int
+    report: dict[str, Any]
+
+
+def tests_folder(project_dir: Path) -> Path:
+    tests = project_dir / TESTS_FOLDER
+    if not tests.is_dir():
+        raise MwaaLocalError(
+            f"{project_dir.resolve()} has no {TESTS_FOLDER}/ folder.",
+            hint="Put the project's pytest tests in tests/ (e.g. tests/test_dags.py).",
+        )
+    return tests
+
+
+def project_mounts(project_dir: Path) -> dict[str, dict[str, str]]:
+    """tests/ and pytest's configuration files, read-only, under $AIRFLOW_HOME."""
+    tests = tests_folder(project_dir)
+    mounts = {str(tests.resolve()): {"bind": str(AIRFLOW_HOME / TESTS_FOLDER), "mode": "ro"}}
+    for name in CONFIG_FILES:
+        path = project_dir / name
+        if path.is_file():
+            mounts[str(path.resolve())] = {"bind": str(AIRFLOW_HOME / name), "mode": "ro"}
+    return mounts
+
+
+def pytest_arguments(args: tuple[str, ...] | list[str]) -> list[str]:
+    return [*READ_ONLY_OPTIONS, *args]
+
+
+def last_report(stdout: str) -> dict[str, Any] | None:
+    for line in reversed(stdout.strip().splitlines()):
+        if line.startswith("{"):
+            try:
+                return json.loads(line)
+            except json.JSONDecodeError:
+                continue
+    return None
+
+
+def outcome(exit_code: int, stdout: str, tail: str) -> PytestRun:
+    """pytest's exit code; an error when the run never reached pytest."""
+    report = last_report(stdout)
+    if report is None:
+        raise MwaaLocalError(
+            f"The test container exited with {exit_code} and no report.",
+            hint=f"Its last output was:\n{tail[-2000:]}",
+        )
+    if report.get("fatal"):
+        raise MwaaLocalError(
+            f"The tests did not run: {report['fatal']}",
+            hint="The output above says more; the start sequence alone: "
+            "mwaa-local test-requirements / mwaa-local test-startup-script",
+        )
+    return PytestRun(int(report.get("exit_code", exit_code)), report)
+
+
+def run_pytest(
+    client: docker.DockerClient,
+    environment: Environment,
+    args: tuple[str, ...] | list[str],
+    on_line: Callable[[str], None],
+) -> PytestRun:
+    stderr = LineStream(on_line)
+    command = [ONE_OFF_COMMAND, *pytest_arguments(args)]
+    mounts = project_mounts(environment.project_dir)
+    exit_code, stdout = run_one_off(client, environment, command, stderr, mounts)
+    return outcome(exit_code, stdout, "\n".join(stderr.tail))
