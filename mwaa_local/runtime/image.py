@@ -5,6 +5,7 @@ Python versions and its base image. Docker's layer cache makes a rebuild with no
 no-op; the context is staged so that unchanged inputs give byte-identical files.
 """
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -135,6 +136,7 @@ def build_image(
                     f"{LABEL_PREFIX}.airflow-version": build.version.airflow,
                     f"{LABEL_PREFIX}.python-version": build.version.python,
                     f"{LABEL_PREFIX}.base-image": build.base_image,
+                    f"{LABEL_PREFIX}.package-digest": package_digest(),
                 },
                 rm=True,
                 forcerm=True,
@@ -178,9 +180,23 @@ def _build_error(build: ImageBuild, reason: str, log: list[str]) -> ImageBuildEr
     )
 
 
+def package_digest() -> str:
+    """A digest of the mwaa_local package the image carries: an image built by another
+    mwaa-local (older, or edited) runs other in-container code, so it is rebuilt."""
+    package = Path(mwaa_local.__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        if "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def find_image(client: docker.DockerClient, version: AirflowVersion):
-    """The built image for `version`, or None."""
+    """The built image for `version` carrying this mwaa-local's package, or None."""
     try:
-        return client.images.get(image_tag(version))
+        image = client.images.get(image_tag(version))
     except docker.errors.ImageNotFound:
         return None
+    if image.labels.get(f"{LABEL_PREFIX}.package-digest") != package_digest():
+        return None
+    return image

@@ -68,3 +68,23 @@ def test_packages_are_mwaa_base_providers():
 
 def test_one_tag_per_airflow_version():
     assert image.image_tag(airflow_version("2.11.0")) == "mwaa-local/airflow:2.11.0"
+
+
+def test_an_image_built_from_another_package_is_not_found(monkeypatch):
+    class Images:
+        def __init__(self, labels):
+            self.labels = labels
+
+        def get(self, tag):
+            return type("Image", (), {"labels": self.labels, "tag": tag})()
+
+    class Client:
+        def __init__(self, labels):
+            self.images = Images(labels)
+
+    version = airflow_version("3.3.1")
+    current = {f"{image.LABEL_PREFIX}.package-digest": image.package_digest()}
+    assert image.find_image(Client(current), version) is not None
+    stale = {f"{image.LABEL_PREFIX}.package-digest": "0" * 16}
+    assert image.find_image(Client(stale), version) is None
+    assert image.find_image(Client({}), version) is None  # built before the label existed
