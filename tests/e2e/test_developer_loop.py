@@ -108,7 +108,8 @@ def test_dags_test_and_pytest_in_one_off_airflow2_containers(airflow2_image):
         passed = project.cli("pytest", "-q")
         assert passed.returncode == 0, passed.output
         assert "2 passed" in passed.output
-        (project.path / "dags" / "broken.py").write_text("import airflow  # a dag file\nimport no_such_mod\n")
+        broken_dag = "import airflow  # a dag file\nimport no_such_mod\n"
+        (project.path / "dags" / "broken.py").write_text(broken_dag)
         broken = project.cli("pytest", "-q")
         assert broken.returncode == 1, broken.output
         assert "test_dags_import_without_errors" in broken.output
