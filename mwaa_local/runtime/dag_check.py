@@ -1,7 +1,6 @@
 """Where `mwaa-local dags check` runs mwaa_local.dags.check: in the running scheduler container,
 or in a one-off container from the environment's image that first runs the start sequence."""
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -10,11 +9,10 @@ from typing import Any
 import docker
 
 from mwaa_local.bucket.sync import BUCKET_MOUNT
-from mwaa_local.entrypoint import COMPONENT_ENV_FILE
-from mwaa_local.errors import MwaaLocalError
 from mwaa_local.mwaa.log_streams import read_phases
-from mwaa_local.runtime.ephemeral import LineStream
+from mwaa_local.runtime.ephemeral import last_report
 from mwaa_local.runtime.ephemeral import run_one_off as run_one_off_container
+from mwaa_local.runtime.line_stream import LineStream
 from mwaa_local.runtime.stack import Stack
 from mwaa_local.spec.settings import Environment
 
@@ -23,6 +21,8 @@ CONTAINER_DAGS = PurePosixPath("/usr/local/airflow/dags")
 # Where a PATH outside the bucket is mounted, read-only, in a one-off container.
 CHECK_MOUNT = PurePosixPath("/usr/local/mwaa-local/dags-check")
 ONE_OFF_COMMAND = "dags-check"
+
+WHAT = "The DAG check"  # how errors name the in-container command
 
 
 @dataclass(frozen=True)
@@ -79,41 +79,13 @@ def host_folder(target: CheckTarget, bucket: Path, dag_s3_path: str) -> Path:
     return bucket.resolve() / target.dags_folder.relative_to(BUCKET_MOUNT)
 
 
-def last_report(stdout: str, stderr_tail: str = "") -> dict[str, Any]:
-    """The check's report: the last JSON object line on stdout."""
-    for line in reversed(stdout.strip().splitlines()):
-        if line.startswith("{"):
-            try:
-                return json.loads(line)
-            except json.JSONDecodeError:
-                continue
-    raise MwaaLocalError(
-        "The DAG check printed no report.",
-        hint=f"Its last output was:\n{(stderr_tail or stdout)[-2000:]}",
-    )
-
-
 def run_in_scheduler(stack: Stack, target: CheckTarget, on_line: Callable[[str], None]) -> CheckRun:
     """Sync the bucket's DAG folder into the running scheduler, then check there, with the
     scheduler's own environment (its startup script's exports included)."""
-    container = stack.container_for("scheduler")
-    script = (
-        f"[ -f {COMPONENT_ENV_FILE} ] && . {COMPONENT_ENV_FILE}; "
-        'python -m mwaa_local.bucket.dag_sync --once >&2; exec "$@"'
-    )
-    command = ["bash", "-c", script, "mwaa-local", "python", "-m", "mwaa_local.dags.check"]
-    api = stack.client.api
-    exec_id = api.exec_create(container.id, [*command, *target.arguments()])["Id"]
-    stdout, stderr = [], LineStream(on_line)
-    for out_chunk, err_chunk in api.exec_start(exec_id, stream=True, demux=True):
-        if out_chunk:
-            stdout.append(out_chunk)
-        if err_chunk:
-            stderr.feed(err_chunk)
-    tail = stderr.close()
-    exit_code = api.exec_inspect(exec_id)["ExitCode"]
-    text = b"".join(stdout).decode(errors="replace")
-    return CheckRun(exit_code, last_report(text, tail), f"the scheduler container {container.name}")
+    command = ["python", "-m", "mwaa_local.dags.check", *target.arguments()]
+    exit_code, stdout, tail = stack.exec_streaming("scheduler", command, on_line)
+    where = f"the scheduler container {stack.container_for('scheduler').name}"
+    return CheckRun(exit_code, last_report(stdout, WHAT, tail), where)
 
 
 def run_one_off(
@@ -129,5 +101,5 @@ def run_one_off(
     stderr = LineStream(on_line)
     command = [ONE_OFF_COMMAND, *target.arguments()]
     exit_code, stdout = run_one_off_container(client, environment, command, stderr, volumes)
-    report = last_report(stdout, "\n".join(stderr.tail))
+    report = last_report(stdout, WHAT, "\n".join(stderr.tail))
     return CheckRun(exit_code, report, "a one-off container", phases=read_phases(stdout))

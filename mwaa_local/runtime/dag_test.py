@@ -10,17 +10,19 @@ from typing import Any
 
 import docker
 
-from mwaa_local.entrypoint import COMPONENT_ENV_FILE
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.runtime.airflow_api import AirflowApiError
-from mwaa_local.runtime.ephemeral import LineStream
+from mwaa_local.runtime.ephemeral import last_report
 from mwaa_local.runtime.ephemeral import run_one_off as run_one_off_container
+from mwaa_local.runtime.line_stream import LineStream
 from mwaa_local.runtime.stack import Stack
 from mwaa_local.spec.settings import Environment
 
 ONE_OFF_COMMAND = "dags-test"
 MODULE = ["python", "-m", "mwaa_local.dags.test"]
 LISTED_DAG_IDS = 20
+
+WHAT = "The DAG test"  # how errors name the in-container command
 
 
 @dataclass(frozen=True)
@@ -71,43 +73,6 @@ def parse_logical_date(text: str) -> str:
     return text
 
 
-def last_report(stdout: str, stderr_tail: str = "") -> dict[str, Any]:
-    """mwaa_local.dags.test's report: the last JSON object line on stdout."""
-    for line in reversed(stdout.strip().splitlines()):
-        if line.startswith("{"):
-            try:
-                return json.loads(line)
-            except json.JSONDecodeError:
-                continue
-    raise MwaaLocalError(
-        "The DAG test printed no report.",
-        hint=f"Its last output was:\n{(stderr_tail or stdout)[-2000:]}",
-    )
-
-
-def exec_streaming(
-    stack: Stack, service: str, command: list[str], on_line: Callable[[str], None]
-) -> tuple[int, str, str]:
-    """Run `command` in a component's container with the component's environment, after a DAG
-    sync; stream its stderr to `on_line`; return its exit code, stdout and stderr's last lines."""
-    container = stack.container_for(service)
-    script = (
-        f"[ -f {COMPONENT_ENV_FILE} ] && . {COMPONENT_ENV_FILE}; "
-        'python -m mwaa_local.bucket.dag_sync --once >&2; exec "$@"'
-    )
-    api = stack.client.api
-    exec_id = api.exec_create(container.id, ["bash", "-c", script, "mwaa-local", *command])["Id"]
-    stdout, stderr = [], LineStream(on_line)
-    for out_chunk, err_chunk in api.exec_start(exec_id, stream=True, demux=True):
-        if out_chunk:
-            stdout.append(out_chunk)
-        if err_chunk:
-            stderr.feed(err_chunk)
-    tail = stderr.close()
-    exit_code = api.exec_inspect(exec_id)["ExitCode"]
-    return exit_code, b"".join(stdout).decode(errors="replace"), tail
-
-
 def is_unpaused(stack: Stack, dag_id: str) -> bool | None:
     """Whether the running stack's scheduler schedules `dag_id` (None: the API did not tell)."""
     try:
@@ -133,9 +98,9 @@ def run_in_scheduler(
     stack: Stack, request: DagTestRequest, on_line: Callable[[str], None]
 ) -> DagTestRun:
     command = [*MODULE, *request.arguments()]
-    exit_code, stdout, tail = exec_streaming(stack, "scheduler", command, on_line)
+    exit_code, stdout, tail = stack.exec_streaming("scheduler", command, on_line)
     where = f"the scheduler container {stack.container_for('scheduler').name}"
-    return DagTestRun(exit_code, last_report(stdout, tail), where)
+    return DagTestRun(exit_code, last_report(stdout, WHAT, tail), where)
 
 
 def run_one_off(
@@ -147,7 +112,7 @@ def run_one_off(
     stderr = LineStream(on_line)
     command = [ONE_OFF_COMMAND, *request.arguments()]
     exit_code, stdout = run_one_off_container(client, environment, command, stderr)
-    report = last_report(stdout, "\n".join(stderr.tail))
+    report = last_report(stdout, WHAT, "\n".join(stderr.tail))
     return DagTestRun(exit_code, report, "a one-off container with a throwaway SQLite database")
 
 

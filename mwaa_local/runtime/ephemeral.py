@@ -12,6 +12,7 @@ from mwaa_local.bucket.sync import BUCKET_MOUNT
 from mwaa_local.bucket.versions import VERSIONS_MOUNT, objects_as_env
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.runtime.image import image_tag
+from mwaa_local.runtime.line_stream import LineStream
 from mwaa_local.runtime.stack import (
     UV_CACHE_VOLUME,
     Stack,
@@ -28,31 +29,6 @@ UV_CACHE_MOUNT = "/usr/local/mwaa-local/uv-cache"
 class EphemeralRun:
     exit_code: int
     report: dict[str, Any]
-
-
-class LineStream:
-    """Chunks of a container's stream cut into whole lines for `on_line`; the last lines kept
-    for error messages."""
-
-    def __init__(self, on_line: Callable[[str], None]) -> None:
-        self.on_line = on_line
-        self.pending = ""
-        self.tail: list[str] = []
-
-    def feed(self, chunk: bytes) -> None:
-        self.pending += chunk.decode(errors="replace")
-        *lines, self.pending = self.pending.split("\n")
-        for line in lines:
-            self.emit(line)
-
-    def emit(self, line: str) -> None:
-        self.tail = [*self.tail[-40:], line]
-        self.on_line(line)
-
-    def close(self) -> str:
-        if self.pending:
-            self.emit(self.pending)
-        return "\n".join(self.tail)
 
 
 def run_one_off(
@@ -102,11 +78,26 @@ def run_test_command(
 ) -> EphemeralRun:
     """Run an in-container test command, streaming its log; return its exit code and report."""
     exit_code, stdout = run_one_off(client, environment, [command, component], LineStream(on_line))
-    return EphemeralRun(exit_code, _last_json(stdout, command))
+    return EphemeralRun(exit_code, last_report(stdout, command))
 
 
-def _last_json(stdout: str, command: str) -> dict[str, Any]:
+def last_json_line(stdout: str) -> dict[str, Any] | None:
+    """The last line of `stdout` that is a JSON object: an in-container command's report."""
     for line in reversed(stdout.strip().splitlines()):
         if line.startswith("{"):
-            return json.loads(line)
-    raise MwaaLocalError(f"{command} printed no report; its output was:\n{stdout[-2000:]}")
+            try:
+                return json.loads(line)
+            except json.JSONDecodeError:
+                continue
+    return None
+
+
+def last_report(stdout: str, what: str, stderr_tail: str = "") -> dict[str, Any]:
+    """`what`'s report (the last JSON line of its stdout); an error showing its output if none."""
+    report = last_json_line(stdout)
+    if report is None:
+        raise MwaaLocalError(
+            f"{what} printed no report.",
+            hint=f"Its last output was:\n{(stderr_tail or stdout)[-2000:]}",
+        )
+    return report

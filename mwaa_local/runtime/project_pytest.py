@@ -7,7 +7,6 @@ synced dags/ and the unpacked plugins/, so paths in ARGS (tests/test_x.py::test_
 tests (dags/) read as they do in the project folder.
 """
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -16,7 +15,8 @@ from typing import Any
 import docker
 
 from mwaa_local.errors import MwaaLocalError
-from mwaa_local.runtime.ephemeral import LineStream, run_one_off
+from mwaa_local.runtime.ephemeral import last_json_line, run_one_off
+from mwaa_local.runtime.line_stream import LineStream
 from mwaa_local.spec.settings import Environment
 
 ONE_OFF_COMMAND = "project-pytest"
@@ -59,19 +59,9 @@ def pytest_arguments(args: tuple[str, ...] | list[str]) -> list[str]:
     return [*READ_ONLY_OPTIONS, *args]
 
 
-def last_report(stdout: str) -> dict[str, Any] | None:
-    for line in reversed(stdout.strip().splitlines()):
-        if line.startswith("{"):
-            try:
-                return json.loads(line)
-            except json.JSONDecodeError:
-                continue
-    return None
-
-
 def outcome(exit_code: int, stdout: str, tail: str) -> PytestRun:
     """pytest's exit code; an error when the run never reached pytest."""
-    report = last_report(stdout)
+    report = last_json_line(stdout)
     if report is None:
         raise MwaaLocalError(
             f"The test container exited with {exit_code} and no report.",

@@ -31,6 +31,7 @@ from mwaa_local.mwaa.log_streams import STREAMS_ROOT, read_phases
 from mwaa_local.runtime.airflow_api import AirflowApi
 from mwaa_local.runtime.compose import compose_file, compose_tool
 from mwaa_local.runtime.image import image_tag
+from mwaa_local.runtime.line_stream import LineStream
 from mwaa_local.runtime.record import EnvironmentRecord
 from mwaa_local.runtime.s3_access import container_endpoint, credentials_for_compose
 from mwaa_local.runtime.state import Secrets, StateDir, write_private
@@ -357,6 +358,29 @@ class Stack:
         wrapped = ["bash", "-c", load, "mwaa-local", *command]
         flags = [] if tty else ["-T"]
         return subprocess.run(self.compose_command("exec", *flags, service, *wrapped)).returncode
+
+    def exec_streaming(
+        self, service: str, command: list[str], on_line: Callable[[str], None]
+    ) -> tuple[int, str, str]:
+        """Run `command` in a component's container with the component's environment, after a
+        DAG sync; stream its stderr to `on_line`; return its exit code, its stdout and the last
+        lines of its stderr."""
+        container = self.container_for(service)
+        script = (
+            f"[ -f {COMPONENT_ENV_FILE} ] && . {COMPONENT_ENV_FILE}; "
+            'python -m mwaa_local.bucket.dag_sync --once >&2; exec "$@"'
+        )
+        api = self.client.api
+        exec_id = api.exec_create(container.id, ["bash", "-c", script, "mwaa-local", *command])
+        stdout, stderr = [], LineStream(on_line)
+        for out_chunk, err_chunk in api.exec_start(exec_id["Id"], stream=True, demux=True):
+            if out_chunk:
+                stdout.append(out_chunk)
+            if err_chunk:
+                stderr.feed(err_chunk)
+        tail = stderr.close()
+        exit_code = api.exec_inspect(exec_id["Id"])["ExitCode"]
+        return exit_code, b"".join(stdout).decode(errors="replace"), tail
 
     def exec_airflow(self, args: tuple[str, ...]) -> int:
         """Run `airflow ARGS` in the scheduler container, with the stack's settings."""

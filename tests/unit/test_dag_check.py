@@ -12,10 +12,11 @@ from mwaa_local.errors import MwaaLocalError
 from mwaa_local.runtime.dag_check import (
     CHECK_MOUNT,
     CONTAINER_DAGS,
+    WHAT,
     check_target,
     host_folder,
-    last_report,
 )
+from mwaa_local.runtime.ephemeral import last_report
 
 SYNTAX_ERROR = """Traceback (most recent call last):
   File "<frozen importlib._bootstrap_external>", line 1058, in source_to_code
@@ -266,7 +267,7 @@ def test_check_target_maps_paths_into_the_container(tmp_path):
 
 def test_last_report_is_the_last_json_line():
     stdout = 'MWAA_LOCAL_PHASE {"phase": "plugins"}\n{"ok": true, "files": []}\n'
-    assert last_report(stdout) == {"ok": True, "files": []}
+    assert last_report(stdout, WHAT) == {"ok": True, "files": []}
     with pytest.raises(MwaaLocalError) as raised:
-        last_report("nothing\n", "Traceback: boom")
+        last_report("nothing\n", WHAT, "Traceback: boom")
     assert "boom" in raised.value.hint

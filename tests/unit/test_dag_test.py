@@ -9,15 +9,16 @@ from mwaa_local.cli.main import cli
 from mwaa_local.dags import test as in_container
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.runtime.dag_test import (
+    WHAT,
     DagTestRequest,
     DagTestRun,
-    last_report,
     not_found_hint,
     parse_conf,
     parse_logical_date,
     raise_for_report,
     summary,
 )
+from mwaa_local.runtime.ephemeral import last_report
 
 FINISHED_2 = (
     "[2026-11-22T07:30:15.377+0000] {dagrun.py:905} INFO - DagRun Finished: dag_id=fail_dag, "
@@ -195,9 +196,9 @@ def test_bad_options_exit_2_naming_the_option(args, option, tmp_path):
 
 
 def test_last_report_is_the_last_json_line():
-    assert last_report('log\n{"outcome": "failed"}\n') == {"outcome": "failed"}
-    with pytest.raises(MwaaLocalError, match="printed no report"):
-        last_report("no json", "tail")
+    assert last_report('log\n{"outcome": "failed"}\n', WHAT) == {"outcome": "failed"}
+    with pytest.raises(MwaaLocalError, match="The DAG test printed no report"):
+        last_report("no json", WHAT, "tail")
 
 
 def run(report, exit_code=1):
