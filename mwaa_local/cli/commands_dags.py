@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from mwaa_local.cli.commands_image import build_for
+from mwaa_local.cli.commands_image import ensure_image
 from mwaa_local.cli.commands_settings import Project
 from mwaa_local.cli.output import err, out, print_json, warn
 from mwaa_local.dags.report import exit_code, files_table, plugin_lines, summary, write_junit_xml
@@ -23,7 +23,6 @@ from mwaa_local.runtime.dag_check import (
     run_one_off,
 )
 from mwaa_local.runtime.engine import docker_client
-from mwaa_local.runtime.image import find_image
 from mwaa_local.runtime.stack import Stack, bucket_path
 
 
@@ -48,8 +47,8 @@ def run_check(project: Project, target: CheckTarget, verbose: bool) -> CheckRun:
     stack = Stack(environment, client)
     echo = (lambda line: err.print(line, markup=False)) if verbose else (lambda line: None)
     in_scheduler = target.mount is None and scheduler_running(stack)
-    if not in_scheduler and find_image(client, environment.airflow_version) is None:
-        build_for(project, environment.airflow_version)
+    if not in_scheduler:
+        ensure_image(project, environment.airflow_version, client)
     where = "the running scheduler" if in_scheduler else "a one-off container"
     status = contextlib.nullcontext() if verbose else err.status(f"Checking DAGs in {where} ...")
     with status:
@@ -163,8 +162,7 @@ def run_test(project: Project, request: dag_test.DagTestRequest) -> dag_test.Dag
             warn(f"could not tell whether {request.dag_id} is paused (the Airflow API did not say)")
         err.print(f"Testing {request.dag_id} in the running scheduler ...")
         return dag_test.run_in_scheduler(stack, request, print_line)
-    if find_image(client, environment.airflow_version) is None:
-        build_for(project, environment.airflow_version)
+    ensure_image(project, environment.airflow_version, client)
     err.print(f"Testing {request.dag_id} in a one-off container (start sequence first) ...")
     return dag_test.run_one_off(client, environment, request, print_line)
 

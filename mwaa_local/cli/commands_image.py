@@ -3,13 +3,14 @@
 from pathlib import Path
 
 import click
+import docker
 from rich.live import Live
 from rich.text import Text
 
 from mwaa_local.cli.commands_settings import Project
 from mwaa_local.cli.output import err, out
 from mwaa_local.runtime.engine import docker_client
-from mwaa_local.runtime.image import ImageBuild, build_image, find_ca_bundle
+from mwaa_local.runtime.image import ImageBuild, build_image, find_ca_bundle, find_image
 from mwaa_local.spec import versions
 
 
@@ -65,6 +66,18 @@ def build_for(
             )
     state = "unchanged (layer cache)" if built.cached else "built"
     out.print(f"{built.tag} {state} in {built.seconds:.1f} s ({built.id[7:19]})")
+
+
+def ensure_image(
+    project: Project,
+    version: versions.AirflowVersion,
+    client: docker.DockerClient,
+    quiet: bool = False,
+) -> None:
+    """Build the image for `version` unless this mwaa-local already built it (find_image: an
+    image from another mwaa_local package counts as missing)."""
+    if find_image(client, version) is None:
+        build_for(project, version, quiet=quiet)
 
 
 COMMANDS = [build_image_command]

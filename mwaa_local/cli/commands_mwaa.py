@@ -6,12 +6,11 @@ import sys
 import click
 from rich.table import Table
 
-from mwaa_local.cli.commands_image import build_for
+from mwaa_local.cli.commands_image import ensure_image
 from mwaa_local.cli.commands_settings import Project
 from mwaa_local.cli.output import err, out, print_json
 from mwaa_local.runtime.engine import docker_client
 from mwaa_local.runtime.ephemeral import EphemeralRun, run_test_command
-from mwaa_local.runtime.image import find_image
 
 COMPONENTS = ("scheduler", "worker", "webserver")
 
@@ -19,8 +18,7 @@ COMPONENTS = ("scheduler", "worker", "webserver")
 def run_in_image(project: Project, command: str, component: str, quiet: bool) -> EphemeralRun:
     environment = project.environment
     client = docker_client()
-    if find_image(client, environment.airflow_version) is None:
-        build_for(project, environment.airflow_version, quiet=quiet)
+    ensure_image(project, environment.airflow_version, client, quiet=quiet)
     echo = (lambda line: None) if quiet else (lambda line: err.print(line, markup=False))
     return run_test_command(client, environment, command, component, echo)
 

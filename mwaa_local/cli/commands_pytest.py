@@ -4,11 +4,10 @@ import sys
 
 import click
 
-from mwaa_local.cli.commands_image import build_for
+from mwaa_local.cli.commands_image import ensure_image
 from mwaa_local.cli.commands_settings import Project
 from mwaa_local.cli.output import err
 from mwaa_local.runtime.engine import docker_client
-from mwaa_local.runtime.image import find_image
 from mwaa_local.runtime.project_pytest import run_pytest, tests_folder
 
 
@@ -37,8 +36,7 @@ def pytest_command(project: Project, args: tuple[str, ...]) -> None:
     environment = project.environment
     tests_folder(environment.project_dir)
     client = docker_client()
-    if find_image(client, environment.airflow_version) is None:
-        build_for(project, environment.airflow_version)
+    ensure_image(project, environment.airflow_version, client)
     err.print("Running tests/ with pytest in a one-off container (start sequence first) ...")
     run = run_pytest(client, environment, args, print_line)
     sys.exit(run.exit_code)

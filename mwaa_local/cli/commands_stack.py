@@ -11,14 +11,13 @@ from rich.table import Table
 from rich.text import Text
 
 from mwaa_local.bucket.versions import OBJECT_KINDS
-from mwaa_local.cli.commands_image import build_for
+from mwaa_local.cli.commands_image import ensure_image
 from mwaa_local.cli.commands_objects import apply_loaded, project_objects
 from mwaa_local.cli.commands_settings import Project
 from mwaa_local.cli.output import err, out, print_json, warn
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.mwaa.log_streams import log_group
 from mwaa_local.runtime.engine import docker_client
-from mwaa_local.runtime.image import find_image
 from mwaa_local.runtime.prereqs import PORT_HINT, port_free
 from mwaa_local.runtime.record import EnvironmentRecord
 from mwaa_local.runtime.stack import ServiceState, Stack, environment_status
@@ -87,8 +86,7 @@ def start_command(project: Project, foreground: bool, timeout: int) -> None:
     stack = open_stack(project)
     if not stack.is_running():
         check_port_free(environment.local.bind_address, environment.local.webserver_port)
-    if find_image(stack.client, environment.airflow_version) is None:
-        build_for(project, environment.airflow_version)
+    ensure_image(project, environment.airflow_version, stack.client)
     objects = project_objects(environment)  # a bad airflow-objects.yaml fails before starting
     pending = record_create(stack)
     seconds = start_stack(stack, timeout)

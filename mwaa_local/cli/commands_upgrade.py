@@ -8,13 +8,12 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from mwaa_local.cli.commands_image import build_for
+from mwaa_local.cli.commands_image import ensure_image
 from mwaa_local.cli.commands_settings import Project
 from mwaa_local.cli.output import err, out, print_json
 from mwaa_local.dags.report import files_table, plugin_lines, summary
 from mwaa_local.runtime import upgrade_check
 from mwaa_local.runtime.engine import docker_client
-from mwaa_local.runtime.image import find_image
 from mwaa_local.spec import versions
 
 PART_TITLES = {
@@ -140,11 +139,10 @@ def upgrade_check_command(project: Project, target_name: str, as_json: bool, ver
     with _status("Linting for Airflow 3 ...", verbose):
         lint = upgrade_check.lint_step(environment, target)
     client = docker_client()
-    if find_image(client, target) is None:
-        # With --json, stdout is the report's alone.
-        to_stderr = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
-        with to_stderr:
-            build_for(project, target, quiet=as_json)
+    # With --json, stdout is the report's alone.
+    to_stderr = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
+    with to_stderr:
+        ensure_image(project, target, client, quiet=as_json)
     with _status(f"Testing requirements on Airflow {target.airflow} ...", verbose):
         requirements = upgrade_check.requirements_step(client, target_environment, echo)
     with _status(f"Checking DAGs on Airflow {target.airflow} ...", verbose):

@@ -8,7 +8,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from mwaa_local.cli import commands_pytest
+from mwaa_local.cli import commands_image, commands_pytest
 from mwaa_local.cli.commands_settings import Project
 from mwaa_local.dags import pytest_runner
 from mwaa_local.errors import MwaaLocalError
@@ -101,7 +101,7 @@ def test_args_pass_through_to_pytest(tmp_path, monkeypatch):
         return PytestRun(5, {"exit_code": 5})
 
     monkeypatch.setattr(commands_pytest, "docker_client", lambda: None)
-    monkeypatch.setattr(commands_pytest, "find_image", lambda client, version: object())
+    monkeypatch.setattr(commands_image, "find_image", lambda client, version: object())
     monkeypatch.setattr(commands_pytest, "run_pytest", fake_run)
     group = click.Group(commands={"pytest": commands_pytest.pytest_command})
     args = ["pytest", "-x", "--tb=short", "-k", "dags and not slow", "tests/test_a.py::t"]

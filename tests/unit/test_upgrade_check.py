@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from mwaa_local.cli import commands_upgrade
+from mwaa_local.cli import commands_image, commands_upgrade
 from mwaa_local.cli.commands_settings import Project
 from mwaa_local.cli.output import out
 from mwaa_local.errors import MwaaLocalError
@@ -293,8 +293,8 @@ def fake_containers(monkeypatch):
         return run
 
     monkeypatch.setattr(commands_upgrade, "docker_client", lambda: object())
-    monkeypatch.setattr(commands_upgrade, "find_image", lambda client, version: None)
-    monkeypatch.setattr(commands_upgrade, "build_for", fake_build_for)
+    monkeypatch.setattr(commands_image, "find_image", lambda client, version: None)
+    monkeypatch.setattr(commands_image, "build_for", fake_build_for)
     requirements = {"ok": True, "exit_code": 0, "requirements": {"ran": False}}
     dag_check = {"ok": True, "exit_code": 0, "files": [], "airflow_version": "3.3.1"}
     monkeypatch.setattr(upgrade_check, "requirements_step", step("requirements", requirements))
