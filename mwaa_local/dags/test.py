@@ -13,6 +13,7 @@ one-off container, which has no database). Runs inside the container: standard l
 import argparse
 import difflib
 import json
+import math
 import os
 import re
 import subprocess
@@ -22,6 +23,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+from mwaa_local.mwaa.processes import run_capped
 
 TAIL_LINES = 60
 # Airflow's own words, the same on 2.10 and 3.x.
@@ -144,25 +147,18 @@ def log(message: str) -> None:
 
 
 def forward(command: list[str], env: Mapping[str, str]) -> tuple[int, list[str]]:
-    """Run `command`, its stdout and stderr copied line by line to our stderr; return its exit
-    code and last lines."""
+    """Run `command` with no time cap, its output copied line by line to our stderr; return its
+    exit code and last lines."""
     tail: list[str] = []
-    with subprocess.Popen(
-        command,
-        env=dict(env),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        errors="replace",
-        bufsize=1,
-    ) as process:
-        assert process.stdout is not None
-        for line in process.stdout:
-            sys.stderr.write(line)
-            sys.stderr.flush()
-            tail = [*tail[-TAIL_LINES:], line.rstrip("\n")]
-    return process.returncode, tail
+
+    def copy(line: str) -> None:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+        tail[:] = [*tail[-TAIL_LINES:], line]
+
+    finished = run_capped(command, env, math.inf, copy)
+    assert finished.returncode is not None  # no cap, so no time-out
+    return finished.returncode, tail
 
 
 def migrate(env: Mapping[str, str]) -> dict[str, Any]:
