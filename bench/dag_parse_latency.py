@@ -13,12 +13,10 @@ import argparse
 import json
 import shutil
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
-import yaml
-from common import cli
+from common import cli, project_with
 
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.runtime.airflow_api import AirflowApi
@@ -26,7 +24,6 @@ from mwaa_local.runtime.engine import docker_client
 from mwaa_local.runtime.stack import Stack
 from mwaa_local.spec.settings import load_environment
 
-REPO = Path(__file__).resolve().parents[1]
 DAG = """
 import pendulum
 from airflow import DAG
@@ -58,23 +55,18 @@ def save_and_wait(api: AirflowApi, dags: Path, dag_id: str, text: str, limit: fl
 
 
 def measure(version: str, mode: str, runs: int, port: int, limit: float) -> dict:
-    project = Path(tempfile.mkdtemp(prefix="mwaa-local-bench-"))
-    project.chmod(0o755)
-    shutil.copytree(REPO / "dags", project / "dags")
     settings = {
         "Name": f"bench-parse-{mode}-{int(time.time())}",
         "AirflowVersion": version,
         "Local": {"WebserverPort": port, "DagSync": mode},
     }
-    (project / "mwaa-local.yaml").write_text(yaml.safe_dump(settings))
+    project = project_with(settings)
     environment = load_environment(project)
     stack = Stack(environment, docker_client())
     edited, new = [], []
     try:
         cli(project, "start")
-        secrets = json.loads(stack.state.secrets_file.read_text())
-        major = environment.airflow_version.major
-        api = AirflowApi(f"http://127.0.0.1:{port}", "admin", secrets["admin_password"], major)
+        api = stack.api()
         dags = project / "dags"
         save_and_wait(api, dags, "bench_edited", "v0", limit)
         for run in range(1, runs + 1):

@@ -11,12 +11,10 @@ import argparse
 import json
 import shutil
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
-import yaml
-from common import mwaa_local, timed
+from common import mwaa_local, project_with, timed
 
 from mwaa_local.runtime.image import image_tag
 from mwaa_local.spec.versions import airflow_version
@@ -34,15 +32,13 @@ with DAG("generated_{n:02d}", schedule=None, start_date=pendulum.datetime(2024, 
 
 
 def make_project(version: str, files: int) -> Path:
-    project = Path(tempfile.mkdtemp(prefix="mwaa-local-bench-check-"))
-    project.chmod(0o755)
+    settings = {"Name": f"bench-check-{int(time.time())}", "AirflowVersion": version}
+    project = project_with(settings, dags=None)
     dags = project / "dags"
     dags.mkdir()
     dags.chmod(0o755)
     for n in range(files):
         (dags / f"generated_{n:02d}.py").write_text(DAG.format(n=n))
-    settings = {"Name": f"bench-check-{int(time.time())}", "AirflowVersion": version}
-    (project / "mwaa-local.yaml").write_text(yaml.safe_dump(settings))
     return project
 
 

@@ -15,19 +15,14 @@ import argparse
 import json
 import shutil
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
-import yaml
-from common import cli
+from common import cli, project_with
 
-from mwaa_local.runtime.airflow_api import AirflowApi
 from mwaa_local.runtime.engine import docker_client
 from mwaa_local.runtime.stack import Stack
 from mwaa_local.spec.settings import load_environment
 
-REPO = Path(__file__).resolve().parents[1]
 DAG = "mwaa_local_example"
 AIRFLOW_DEFAULTS = {
     "api.workers": "4",
@@ -50,14 +45,14 @@ def idle_memory_mib(stack: Stack, settle: float) -> float:
 
 
 def measure(version: str, runs: int, options: dict, settle: float, port: int) -> dict:
-    project = Path(tempfile.mkdtemp(prefix="mwaa-local-bench-"))
-    project.chmod(0o755)
-    shutil.copytree(REPO / "dags", project / "dags")
-    name = f"bench-{int(time.time())}"
-    settings = {"Name": name, "AirflowVersion": version, "Local": {"WebserverPort": port}}
+    settings = {
+        "Name": f"bench-{int(time.time())}",
+        "AirflowVersion": version,
+        "Local": {"WebserverPort": port},
+    }
     if options:
         settings["AirflowConfigurationOptions"] = options
-    (project / "mwaa-local.yaml").write_text(yaml.safe_dump(settings))
+    project = project_with(settings)
     environment = load_environment(project)
     stack = Stack(environment, docker_client())
     empty, existing, trigger = [], [], []
@@ -69,9 +64,7 @@ def measure(version: str, runs: int, options: dict, settle: float, port: int) ->
             empty.append(cli(project, "start"))
             cli(project, "stop")
             existing.append(cli(project, "start"))
-        secrets = json.loads(stack.state.secrets_file.read_text())
-        major = environment.airflow_version.major
-        api = AirflowApi(f"http://127.0.0.1:{port}", "admin", secrets["admin_password"], major)
+        api = stack.api()
         api.unpause(DAG)
         for _ in range(runs):
             run_id = api.trigger(DAG)
