@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mwaa_local.bucket.versions import OBJECT_KINDS, Objects
+from mwaa_local.bucket.versions import OBJECT_KINDS, Objects, ObjectVersion
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.runtime.record import EnvironmentRecord
 from mwaa_local.runtime.stack import ComponentFailed, Stack, airflow_services
@@ -50,6 +50,10 @@ class PendingChange:
     wanted: str
 
 
+def version_label(version: ObjectVersion | None) -> str:
+    return version.label if version else "(none)"
+
+
 def pending_changes(
     record: EnvironmentRecord, wanted: Objects, settings: dict[str, Any]
 ) -> list[PendingChange]:
@@ -60,8 +64,7 @@ def pending_changes(
     for kind, (path_setting, _, _) in OBJECT_KINDS.items():
         before, after = applied.get(kind), wanted.get(kind)
         if (before and before.sha256) != (after and after.sha256):
-            label = lambda v: v.label if v else "(none)"  # noqa: E731
-            changes.append(PendingChange(path_setting, label(before), label(after)))
+            changes.append(PendingChange(path_setting, version_label(before), version_label(after)))
     for name, value in settings.items():
         old = record.settings.get(name)
         if old == value:
@@ -87,23 +90,24 @@ class UpdateFailed(MwaaLocalError):
         )
 
 
-def start_failure(stack: Stack, service: str, error: ComponentFailed | None) -> tuple[str, str]:
-    """Why a component failed to start with the new versions: (ErrorCode, ErrorMessage)."""
-    phases = stack.phase_reports().get(service, {})
+def start_failure(
+    phases: dict[str, Any], service: str, error: ComponentFailed | None
+) -> tuple[str, str] | None:
+    """Why a component did not start well with the new versions, from its start-sequence
+    reports: (ErrorCode, ErrorMessage), or None when it did."""
     requirements = phases.get("requirements", {})
     if error is None:
-        return REQUIREMENTS_FAILED, f"{service}: {requirements.get('diagnosis')}"
+        # mwaa-behaviour.md 2.4: a failed install leaves a component running, but on update
+        # MWAA rolls back to the last stable version.
+        if requirements.get("ok") is False:
+            return REQUIREMENTS_FAILED, f"{service}: {requirements.get('diagnosis')}"
+        return None
     if phases.get("plugins", {}).get("ok") is False:
         return PLUGINS_FAILED, f"{service}: plugins.zip: {phases['plugins'].get('error')}"
     startup = phases.get("startup_script", {})
     if startup.get("ok") is False:
         return STARTUP_SCRIPT_FAILED, f"{service}: {startup.get('summary')}"
     return COMPONENT_FAILED, error.message.split("\n")[0]
-
-
-def requirements_failed(stack: Stack, service: str) -> bool:
-    report = stack.phase_reports().get(service, {}).get("requirements", {})
-    return report.get("ok") is False
 
 
 def update_environment(
@@ -114,27 +118,27 @@ def update_environment(
 ) -> None:
     """Restart the Airflow components one by one on `wanted`; roll back on the first failure."""
     record = stack.record()
-    # A rollback restores exactly what the components ran with: objects and settings alike.
-    stack.write_env_files()
+    # A rollback restores exactly what the components ran with, objects and settings alike:
+    # the env files the last `up` wrote.
+    if not all(f.is_file() for f in stack.state.env_files):
+        stack.write_env_files()
     previous_env = {f: f.read_text() for f in stack.state.env_files}
     record.begin_update("mwaa-local update")
     record.save(stack.record_file)
+    stack.write_env_files(wanted)
     restarted: list[str] = []
     failure: tuple[str, str] | None = None
     for service in airflow_services(stack.environment):
         on_step(f"UPDATING: restarting {service} with the new versions")
-        stack.write_env_files(wanted)
         stack.recreate((service,))
         restarted.append(service)
+        error = None
         try:
             stack.wait_until_ready(timeout, services=(service,))
         except ComponentFailed as e:
-            failure = start_failure(stack, service, e)
-            break
-        # mwaa-behaviour.md 2.4: a failed install leaves a component running, but on update
-        # MWAA rolls back to the last stable version.
-        if requirements_failed(stack, service):
-            failure = start_failure(stack, service, None)
+            error = e
+        failure = start_failure(stack.phase_reports().get(service, {}), service, error)
+        if failure:
             break
     if failure is None:
         record.applied = wanted
