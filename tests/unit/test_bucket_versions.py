@@ -171,3 +171,71 @@ def test_the_s3_mirror_copies_changes_and_deletions_only_in_the_dag_folder(s3, t
     outcome = mirror_once(gone, "dags", tmp_path)
     assert outcome["ok"] is False and "no-such-bucket" in outcome["error"]
     assert (tmp_path / "dags" / "sub" / "b.py").read_text() == "# b2\n"  # last copy kept
+
+
+class FakeStack:
+    """What update_environment uses of a Stack, with components that fail as told."""
+
+    def __init__(self, tmp_path, failing: dict[str, dict]) -> None:
+        from mwaa_local.runtime.state import StateDir
+
+        self.environment = Environment(project_dir=tmp_path)
+        self.state = StateDir(tmp_path / ".mwaa-local" / "env")
+        self.record_file = self.state.path / "environment.json"
+        self.failing = failing
+        self.recreated: list[tuple[str, ...]] = []
+        self.running: dict[str, str] = {}  # service -> the airflow.env it was created with
+        for path in self.state.env_files:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"WHAT_THE_COMPONENTS_RUN_WITH={path.name}\n")
+
+    def record(self) -> EnvironmentRecord:
+        return EnvironmentRecord.load(self.record_file)
+
+    def write_env_files(self, objects=None) -> None:
+        for path in self.state.env_files:
+            path.write_text(f"NEW_VERSIONS={path.name}\n")
+
+    def recreate(self, services) -> None:
+        self.recreated.append(tuple(services))
+        for service in services:
+            self.running[service] = self.state.airflow_env_file.read_text()
+
+    def wait_until_ready(self, timeout, services=()) -> None:
+        pass
+
+    def phase_reports(self) -> dict:
+        return {
+            service: self.failing.get(service, {})
+            for service, env in self.running.items()
+            if env.startswith("NEW_VERSIONS")
+        }
+
+
+def test_a_failed_update_rolls_back_to_the_env_files_the_components_ran_with(tmp_path):
+    from mwaa_local.runtime.update import UpdateFailed, update_environment
+
+    failed = {"requirements": {"ok": False, "diagnosis": "boto3 conflicts with the constraints"}}
+    stack = FakeStack(tmp_path, {"worker": failed})
+    before = {path: path.read_text() for path in stack.state.env_files}
+    with pytest.raises(UpdateFailed, match="REQUIREMENTS_INSTALL_FAILED"):
+        update_environment(stack, {}, timeout=1)
+    assert {path: path.read_text() for path in stack.state.env_files} == before
+    order = [s[0] for s in stack.recreated[:-1]]
+    assert order == list(stack.environment.airflow_version.components)[: order.index("worker") + 1]
+    assert set(stack.recreated[-1]) == set(order)  # every restarted component, rolled back
+    assert all(env.startswith("WHAT_THE_COMPONENTS_RUN_WITH") for env in stack.running.values())
+    record = stack.record()
+    assert record.status == "UPDATE_FAILED" and record.last_update["Status"] == "FAILED"
+    assert "boto3" in record.last_update["Error"]["ErrorMessage"]
+    assert record.applied is None  # the new versions were not applied
+
+
+def test_a_good_update_applies_the_versions(tmp_path):
+    from mwaa_local.runtime.update import update_environment
+
+    stack = FakeStack(tmp_path, {})
+    update_environment(stack, {"requirements": None}, timeout=1)
+    record = stack.record()
+    assert record.last_update["Status"] == "SUCCESS" and record.applied == {"requirements": None}
+    assert len(stack.recreated) == len(stack.environment.airflow_version.components)
