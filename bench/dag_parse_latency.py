@@ -19,7 +19,7 @@ from pathlib import Path
 from common import cli, project_with
 
 from mwaa_local.errors import MwaaLocalError
-from mwaa_local.runtime.airflow_api import AirflowApi
+from mwaa_local.objects.rest_client import AirflowApi
 from mwaa_local.runtime.engine import docker_client
 from mwaa_local.runtime.stack import Stack
 from mwaa_local.spec.settings import load_environment

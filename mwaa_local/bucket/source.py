@@ -15,8 +15,7 @@ from typing import Protocol
 
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.mwaa.plugins import zip_plugins_folder
-
-S3_SCHEME = "s3://"
+from mwaa_local.spec.settings import S3_SCHEME, Environment
 
 
 @dataclass(frozen=True)
@@ -161,11 +160,9 @@ class S3Bucket:
         return self.client.get_object(Bucket=self.name, Key=self.prefix + key)["Body"].read()
 
 
-def open_bucket(url: str, project_dir: Path, endpoint_url: str | None = None) -> Bucket:
-    """The bucket a Local.Bucket setting names: a folder (relative to the project) or s3://."""
-    if url.startswith(S3_SCHEME):
-        return S3Bucket(url, endpoint_url)
-    root = Path(url)
-    if not root.is_absolute():
-        root = project_dir / root
-    return FolderBucket(root.resolve())
+def open_bucket(environment: Environment) -> Bucket:
+    """The bucket Local.Bucket names: a folder (relative to the project) or s3://."""
+    local = environment.local
+    if environment.bucket_is_s3:
+        return S3Bucket(local.bucket, local.s3_endpoint_url)
+    return FolderBucket(environment.bucket_folder)

@@ -10,13 +10,11 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from mwaa_local.bucket.source import Bucket, BucketObject, version_unreadable
+from mwaa_local.container import paths
 from mwaa_local.spec.settings import Environment
-
-# Where the store is mounted (read-only) in every Airflow container.
-VERSIONS_MOUNT = Path("/usr/local/mwaa-local/versions")
 
 # Each versioned object: its MWAA path and version settings, and the variable that hands the
 # applied version's file to the start sequence in the container.
@@ -60,7 +58,7 @@ def now() -> str:
 
 
 class VersionStore:
-    def __init__(self, root: Path, mount: Path = VERSIONS_MOUNT) -> None:
+    def __init__(self, root: Path, mount: PurePosixPath = paths.VERSIONS_MOUNT) -> None:
         self.root = root
         self.mount = mount  # where the components see it
 

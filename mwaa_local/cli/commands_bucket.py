@@ -11,7 +11,7 @@ from mwaa_local.bucket.versions import OBJECT_KINDS
 from mwaa_local.cli.commands_settings import Project
 from mwaa_local.cli.commands_stack import open_stack, show_changes
 from mwaa_local.cli.output import err, out, print_json
-from mwaa_local.runtime.update import (
+from mwaa_local.environment.update import (
     environment_settings,
     pending_changes,
     update_environment,

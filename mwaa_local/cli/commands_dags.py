@@ -12,9 +12,8 @@ import click
 from mwaa_local.cli.commands_image import ensure_image
 from mwaa_local.cli.commands_settings import Project
 from mwaa_local.cli.output import err, out, print_json, warn
-from mwaa_local.dags.report import exit_code, files_table, plugin_lines, summary, write_junit_xml
-from mwaa_local.runtime import dag_test
-from mwaa_local.runtime.dag_check import (
+from mwaa_local.dags import test as dag_test
+from mwaa_local.dags.check import (
     CheckRun,
     CheckTarget,
     check_target,
@@ -22,8 +21,9 @@ from mwaa_local.runtime.dag_check import (
     run_in_scheduler,
     run_one_off,
 )
+from mwaa_local.dags.report import exit_code, files_table, plugin_lines, summary, write_junit_xml
 from mwaa_local.runtime.engine import docker_client
-from mwaa_local.runtime.stack import Stack, bucket_path
+from mwaa_local.runtime.stack import Stack
 
 
 def scheduler_running(stack: Stack) -> bool:
@@ -112,7 +112,7 @@ def check_command(
     script, requirements), as the scheduler does.
     """
     environment = project.environment
-    bucket = bucket_path(environment)
+    bucket = environment.bucket_folder
     target = check_target(bucket, environment.dag_s3_path, path)
     run = run_check(project, target, verbose and not as_json)
     report = {**run.report, "where": run.where}

@@ -10,7 +10,7 @@ from mwaa_local.cli.commands_image import ensure_image
 from mwaa_local.cli.commands_settings import Project
 from mwaa_local.cli.output import err, out, print_json
 from mwaa_local.runtime.engine import docker_client
-from mwaa_local.runtime.ephemeral import EphemeralRun, run_test_command
+from mwaa_local.runtime.one_off import EphemeralRun, run_test_command
 
 COMPONENTS = ("scheduler", "worker", "webserver")
 

@@ -13,7 +13,7 @@ from rich.table import Table
 from mwaa_local.cli.commands_settings import Project
 from mwaa_local.cli.output import out
 from mwaa_local.errors import MwaaLocalError
-from mwaa_local.runtime.airflow_objects_api import Outcome, apply_objects, export_objects
+from mwaa_local.objects.apply import Outcome, apply_objects, export_objects
 from mwaa_local.runtime.engine import docker_client
 from mwaa_local.runtime.stack import Stack
 from mwaa_local.spec.airflow_objects import (

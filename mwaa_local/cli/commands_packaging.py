@@ -9,7 +9,7 @@ from mwaa_local.cli.commands_settings import Project
 from mwaa_local.cli.output import err, out, print_json, warn
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.mwaa.constraints import official_constraints
-from mwaa_local.runtime.package_requirements import (
+from mwaa_local.packaging.package import (
     OUTPUT_DIR_NAME,
     PLATFORM_LABEL,
     PackageResult,

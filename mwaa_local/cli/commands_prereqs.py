@@ -8,7 +8,7 @@ from rich.text import Text
 
 from mwaa_local.cli.commands_settings import Project
 from mwaa_local.cli.output import err, out, print_json
-from mwaa_local.runtime.prereqs import SKIPPED, Check, run_checks
+from mwaa_local.prereqs.checks import SKIPPED, Check, run_checks
 
 
 @click.command("validate-prereqs")

@@ -7,8 +7,8 @@ import click
 from mwaa_local.cli.commands_image import ensure_image
 from mwaa_local.cli.commands_settings import Project
 from mwaa_local.cli.output import err
+from mwaa_local.dags.project_tests import run_pytest, tests_folder
 from mwaa_local.runtime.engine import docker_client
-from mwaa_local.runtime.project_pytest import run_pytest, tests_folder
 
 
 def print_line(line: str) -> None:

@@ -15,19 +15,19 @@ from mwaa_local.cli.commands_image import ensure_image
 from mwaa_local.cli.commands_objects import apply_loaded, project_objects
 from mwaa_local.cli.commands_settings import Project
 from mwaa_local.cli.output import err, out, print_json, warn
-from mwaa_local.errors import MwaaLocalError
-from mwaa_local.mwaa.log_streams import log_group
-from mwaa_local.runtime.engine import docker_client
-from mwaa_local.runtime.prereqs import PORT_HINT, port_free
-from mwaa_local.runtime.record import EnvironmentRecord
-from mwaa_local.runtime.stack import ServiceState, Stack, environment_status
-from mwaa_local.runtime.update import (
+from mwaa_local.environment.record import EnvironmentRecord
+from mwaa_local.environment.update import (
     PendingChange,
     environment_settings,
     pending_changes,
     record_create,
     shown_status,
 )
+from mwaa_local.errors import MwaaLocalError
+from mwaa_local.mwaa.log_streams import log_group
+from mwaa_local.prereqs.checks import PORT_HINT, port_free
+from mwaa_local.runtime.engine import docker_client
+from mwaa_local.runtime.stack import ServiceState, Stack, environment_status
 
 
 def open_stack(project: Project) -> Stack:

@@ -12,9 +12,9 @@ from mwaa_local.cli.commands_image import ensure_image
 from mwaa_local.cli.commands_settings import Project
 from mwaa_local.cli.output import err, out, print_json
 from mwaa_local.dags.report import files_table, plugin_lines, summary
-from mwaa_local.runtime import upgrade_check
 from mwaa_local.runtime.engine import docker_client
 from mwaa_local.spec import versions
+from mwaa_local.upgrade import check as upgrade_check
 
 PART_TITLES = {
     upgrade_check.REQUIREMENTS: "Requirements test",

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-STREAMS_ROOT = Path("/usr/local/airflow/logs/mwaa-local")
 STARTUP_SCRIPT = "startup_script_execution"
 REQUIREMENTS = "requirements_install"
 PHASE_MARKER = "MWAA_LOCAL_PHASE "

@@ -21,7 +21,6 @@ from typing import IO
 from mwaa_local.errors import MwaaLocalError
 
 # The folder MWAA extracts plugins.zip into (mwaa-behaviour.md 2.5).
-MWAA_PLUGINS_DIR = "/usr/local/airflow/plugins"
 # mwaa-behaviour.md 2.3: MWAA recommends a plugins.zip under 1 GB (ten-minute install rule).
 MAX_UNCOMPRESSED_BYTES = 1 << 30
 # A zip-bomb guard: no real plugins folder holds this many files.
@@ -160,7 +159,7 @@ def diagnose_layout(names: Iterable[str]) -> tuple[list[str], list[str]]:
         # mwaa-behaviour.md 2.5 and 9 row 13: zipping the folder itself yields plugins/plugins/.
         warnings.append(
             "plugins.zip wraps everything in a top-level plugins/ folder, so MWAA extracts it to "
-            f"{MWAA_PLUGINS_DIR}/plugins/...; imports such as `from operators...` fail with "
+            "/usr/local/airflow/plugins/plugins/...; imports such as `from operators...` fail with "
             "No module named 'operators'. Zip the folder's contents instead: "
             "cd plugins; zip -r ../plugins.zip ."
         )

@@ -21,15 +21,10 @@ import codecs
 import hashlib
 import os
 import re
-import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
-from mwaa_local.mwaa.processes import run_capped
-
-DEFAULT_PYTHON = "python3"
-DEFAULT_PREFIX = "/usr/local/airflow/.local"
 # MWAA: a 9-minute TimeoutCondition checked every 60 s, so a kill at about 9-10 minutes
 # (anchor 3.6 item 8); the user guide says ten minutes (mwaa-behaviour.md 2.3).
 MWAA_TIMEOUT_SECONDS = 600.0
@@ -99,7 +94,6 @@ _OPTION_KINDS = {
 _URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _PIN_RE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*===?\s*([^\s;#,]+)")
 _TOKEN_PIN_RE = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([A-Za-z0-9.+!_*-]+)")
-_INSTALLED_RE = re.compile(r"^\s*([+~-])\s+([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==(\S+)")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
@@ -118,19 +112,6 @@ class InstallPlan:
     airflow_version: str = ""
     python_version: str = ""
     user_constraints: tuple[Path, ...] = ()  # local -c files the user's file names
-
-
-@dataclass
-class InstallResult:
-    ok: bool
-    returncode: int | None  # None on time-out
-    timed_out: bool
-    duration: float
-    output: list[str] = field(default_factory=list)  # uv's lines, merged stdout and stderr
-    installed: list[tuple[str, str]] = field(default_factory=list)  # (name, version)
-    removed: list[tuple[str, str]] = field(default_factory=list)  # replaced versions
-    diagnosis: str = ""  # one line
-    report: list[str] = field(default_factory=list)  # failure report, MWAA's message first
 
 
 # --- constraints and variables ---------------------------------------------------------------
@@ -390,115 +371,6 @@ def _listing(path: Path) -> bytes:
     except OSError:
         return b"missing"
     return "\n".join(f"{name} {size}" for name, size in entries).encode()
-
-
-# --- the command -----------------------------------------------------------------------------
-
-
-def install_command(
-    plan: InstallPlan, python: str = DEFAULT_PYTHON, prefix: str = DEFAULT_PREFIX
-) -> list[str]:
-    """`uv pip install` into the prefix that holds Airflow (MWAA installs user-level into
-    /usr/local/airflow/.local, mwaa-behaviour.md 2.1): uv sees what is installed and only adds
-    what is missing. The cache is the caller's choice, through UV_CACHE_DIR in the environment
-    (the image sets UV_NO_CACHE=1; unset it or set it to 0 for a cache to be used)."""
-    command = [
-        "uv",
-        "pip",
-        "install",
-        "--python",
-        python,
-        "--prefix",
-        prefix,
-        # pip (what MWAA runs) considers every index for every package; uv's default stops at
-        # the first index that has the name (mwaa-behaviour.md 2.2: --extra-index-url setups).
-        "--index-strategy",
-        "unsafe-best-match",
-        "--no-progress",
-        "-r",
-        str(plan.processed),
-    ]
-    for path in plan.constraints:
-        command += ["--constraint", str(path)]
-    return command
-
-
-# --- running it ------------------------------------------------------------------------------
-
-
-def run_install(
-    plan: InstallPlan,
-    environ: Mapping[str, str],
-    timeout: float,
-    on_line: Callable[[str], None],
-    *,
-    python: str = DEFAULT_PYTHON,
-    prefix: str = DEFAULT_PREFIX,
-    name: str = "requirements",
-) -> InstallResult:
-    """Run the install with a hard cap of `timeout` seconds, passing every output line to
-    `on_line` (in this thread) and keeping them. On a time-out the whole process group is
-    killed. On failure MWAA's message and the diagnosis follow the output, also via `on_line`.
-
-    The caller logs `plan.messages` first; `name` is MWAA's friendly name in the time-out line
-    (MWAA uses "<command>_requirements", anchor 3.6 item 8).
-    """
-    command = install_command(plan, python=python, prefix=prefix)
-    start = time.monotonic()
-    lines: list[str] = []
-
-    def keep(line: str) -> None:
-        lines.append(line)
-        on_line(line)
-
-    try:
-        finished = run_capped(command, environ, timeout, keep)
-    except OSError as error:
-        keep(f"error: could not run {command[0]}: {error}")
-        result = InstallResult(False, 127, False, time.monotonic() - start, lines)
-        return _finish(result, plan, timeout, on_line)
-    if finished.timed_out:
-        on_line(
-            MWAA_TIMEOUT_MESSAGE.format(
-                name=name,
-                pid=finished.pid,
-                elapsed=finished.seconds * 1000,
-                limit=timeout * 1000,
-            )
-        )
-    result = InstallResult(
-        ok=finished.returncode == 0,
-        returncode=finished.returncode,
-        timed_out=finished.timed_out,
-        duration=time.monotonic() - start,
-        output=lines,
-    )
-    return _finish(result, plan, timeout, on_line)
-
-
-def _finish(
-    result: InstallResult, plan: InstallPlan, timeout: float, on_line: Callable[[str], None]
-) -> InstallResult:
-    for line in result.output:
-        match = _INSTALLED_RE.match(line)
-        if match:
-            entry = (match.group(2), match.group(3))
-            (result.removed if match.group(1) == "-" else result.installed).append(entry)
-    if result.ok:
-        result.diagnosis = _success_summary(result)
-        return result
-    result.diagnosis = diagnose("\n".join(result.output), plan, result.timed_out, timeout=timeout)
-    result.report = [MWAA_FAILURE_MESSAGE, f"Diagnosis: {result.diagnosis}"]
-    for line in result.report:
-        on_line(line)
-    return result
-
-
-def _success_summary(result: InstallResult) -> str:
-    if not result.installed:
-        return "Nothing to install: every requirement is already satisfied."
-    count = len(result.installed)
-    return f"Installed {count} package{'s' if count != 1 else ''} in {result.duration:.1f}s."
 
 
 # --- diagnosis -------------------------------------------------------------------------------

@@ -10,13 +10,9 @@ Where mwaa-local differs from MWAA's image, on purpose:
 - a time-out fails the component, as on MWAA, with a message that says so.
 """
 
-import tempfile
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from mwaa_local.mwaa.processes import run_capped
 
 # mwaa-behaviour.md 1.5: the documented reserved variables (PYTHONPATH is added per version).
 DOCUMENTED_RESERVED = frozenset(
@@ -150,46 +146,7 @@ class StartupScriptResult:
         )
 
 
-def run_startup_script(
-    script: Path,
-    environ: Mapping[str, str],
-    airflow_version: str,
-    option_keys: frozenset[str] = frozenset(),
-    timeout: float = DEFAULT_TIMEOUT_SECONDS,
-    on_line: Callable[[str], None] = lambda line: None,
-    on_warning: Callable[[str], None] = lambda line: None,
-) -> StartupScriptResult:
-    """Source `script` with `environ`; report what it exported and which exports were dropped:
-    reserved variables (restored) and AirflowConfigurationOptions keys (options win, 1.4)."""
-    result = StartupScriptResult(path=str(script), timeout=timeout)
-    if not script.is_file():
-        return result
-    result.ran = True
-    result.crlf = b"\r\n" in script.read_bytes()
-    if result.crlf:
-        on_warning(CRLF_EXPLANATION)
-    with tempfile.TemporaryDirectory(prefix="mwaa-local-startup-") as tmp:
-        dump, status = Path(tmp) / "env", Path(tmp) / "status"
-        env = {
-            **environ,
-            "MWAA_LOCAL_STARTUP_SCRIPT": str(script),
-            "MWAA_LOCAL_STARTUP_ENV_DUMP": str(dump),
-            "MWAA_LOCAL_STARTUP_STATUS": str(status),
-        }
-        started = time.monotonic()
-        on_line("Executing customer startup script")
-        result.timed_out = run_capped(["bash", "-c", WRAPPER], env, timeout, on_line).timed_out
-        result.duration = time.monotonic() - started
-        if result.timed_out:
-            return result
-        result.exit_status = int(status.read_text().strip()) if status.is_file() else None
-        after = _read_env_dump(dump) if dump.is_file() else dict(env)
-    on_line(f"Finished running startup script. Execution time: {result.duration:.3f}s.")
-    _sort_exports(result, environ, after, airflow_version, option_keys, on_warning)
-    return result
-
-
-def _sort_exports(
+def sort_exports(
     result: StartupScriptResult,
     before: Mapping[str, str],
     after: Mapping[str, str],
@@ -220,7 +177,7 @@ def _sort_exports(
         on_warning(f"the startup script unset {name}; that has no effect on MWAA, so it is kept")
 
 
-def _read_env_dump(path: Path) -> dict[str, str]:
+def read_env_dump(path: Path) -> dict[str, str]:
     variables = {}
     for entry in path.read_bytes().split(b"\0"):
         name, sep, value = entry.decode(errors="replace").partition("=")

@@ -17,9 +17,11 @@ from typing import Any
 import docker
 import docker.errors
 
-from mwaa_local.bucket.source import S3_SCHEME, open_bucket
+from mwaa_local.bucket.access import container_endpoint, credentials_for_compose
+from mwaa_local.bucket.source import open_bucket
 from mwaa_local.bucket.versions import Objects, VersionStore, objects_as_env, read_objects
-from mwaa_local.entrypoint import COMPONENT_ENV_FILE
+from mwaa_local.container import paths
+from mwaa_local.environment.record import EnvironmentRecord
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.mwaa.airflow_config import (
     MWAA_DEFAULT_OPTIONS,
@@ -27,13 +29,11 @@ from mwaa_local.mwaa.airflow_config import (
     env_file_text,
     parsing_options,
 )
-from mwaa_local.mwaa.log_streams import STREAMS_ROOT, read_phases
-from mwaa_local.runtime.airflow_api import AirflowApi
+from mwaa_local.mwaa.log_streams import read_phases
+from mwaa_local.objects.rest_client import AirflowApi
 from mwaa_local.runtime.compose import compose_file, compose_tool
 from mwaa_local.runtime.image import image_tag
 from mwaa_local.runtime.line_stream import LineStream
-from mwaa_local.runtime.record import EnvironmentRecord
-from mwaa_local.runtime.s3_access import container_endpoint, credentials_for_compose
 from mwaa_local.runtime.state import Secrets, StateDir, write_private
 from mwaa_local.spec.settings import Environment
 
@@ -57,23 +57,9 @@ def airflow_services(environment: Environment) -> tuple[str, ...]:
     return environment.airflow_version.components
 
 
-def uses_s3(environment: Environment) -> bool:
-    return environment.local.bucket.startswith(S3_SCHEME)
-
-
 def long_running_services(environment: Environment) -> tuple[str, ...]:
-    extra = (BUCKET_SYNC_SERVICE,) if uses_s3(environment) else ()
+    extra = (BUCKET_SYNC_SERVICE,) if environment.bucket_is_s3 else ()
     return BACKING_SERVICES + extra + airflow_services(environment)
-
-
-def bucket_path(environment: Environment) -> Path:
-    """The local folder standing in for the environment's S3 bucket."""
-    if uses_s3(environment):
-        raise MwaaLocalError(f"The bucket is {environment.local.bucket}, not a folder.")
-    bucket = Path(environment.local.bucket)
-    if not bucket.is_absolute():
-        bucket = environment.project_dir / bucket
-    return bucket.resolve()
 
 
 def airflow_environment(
@@ -170,7 +156,7 @@ class Stack:
     @property
     def profiles(self) -> tuple[str, ...]:
         major = f"airflow{self.environment.airflow_version.major}"
-        return (major, "s3") if uses_s3(self.environment) else (major,)
+        return (major, "s3") if self.environment.bucket_is_s3 else (major,)
 
     @property
     def versions(self) -> VersionStore:
@@ -184,8 +170,7 @@ class Stack:
         return EnvironmentRecord.load(self.record_file)
 
     def bucket(self):
-        local = self.environment.local
-        return open_bucket(local.bucket, self.environment.project_dir, local.s3_endpoint_url)
+        return open_bucket(self.environment)
 
     def bucket_objects(self) -> Objects:
         """plugins.zip, requirements.txt and startup.sh as the settings ask for them now (the
@@ -217,7 +202,7 @@ class Stack:
         store = self.versions
         store.root.mkdir(parents=True, exist_ok=True)
         store.root.chmod(0o755)
-        s3 = uses_s3(self.environment)
+        s3 = self.environment.bucket_is_s3
         compose_env = {
             "COMPOSE_PROJECT_NAME": self.project,
             "COMPOSE_PROFILES": ",".join(self.profiles),
@@ -228,7 +213,7 @@ class Stack:
             "MWAA_LOCAL_WEBSERVER_PORT": str(local.webserver_port),
             # A named volume for an S3 bucket's mirror, else the bucket folder bind-mounted.
             "MWAA_LOCAL_BUCKET": (
-                BUCKET_MIRROR_VOLUME if s3 else str(bucket_path(self.environment))
+                BUCKET_MIRROR_VOLUME if s3 else str(self.environment.bucket_folder)
             ),
             "MWAA_LOCAL_VERSIONS": str(store.root),
             "MWAA_LOCAL_S3_BUCKET_URL": local.bucket if s3 else "",
@@ -276,7 +261,7 @@ class Stack:
     def compose_process_env(self, args: tuple[str, ...]) -> dict[str, str] | None:
         """For `up` with an S3 bucket, the host's AWS credentials, handed to the bucket-sync
         container through the compose process's environment only."""
-        if not (args and args[0] == "up" and uses_s3(self.environment)):
+        if not (args and args[0] == "up" and self.environment.bucket_is_s3):
             return None
         return {**os.environ, **credentials_for_compose()}
 
@@ -354,7 +339,7 @@ class Stack:
 
     def exec_in(self, service: str, command: list[str], tty: bool = False) -> int:
         """Run `command` in a component's container with the component's own environment."""
-        load = f'[ -f {COMPONENT_ENV_FILE} ] && . {COMPONENT_ENV_FILE}; exec "$@"'
+        load = f'[ -f {paths.COMPONENT_ENV_FILE} ] && . {paths.COMPONENT_ENV_FILE}; exec "$@"'
         wrapped = ["bash", "-c", load, "mwaa-local", *command]
         flags = [] if tty else ["-T"]
         return subprocess.run(self.compose_command("exec", *flags, service, *wrapped)).returncode
@@ -367,8 +352,8 @@ class Stack:
         lines of its stderr."""
         container = self.container_for(service)
         script = (
-            f"[ -f {COMPONENT_ENV_FILE} ] && . {COMPONENT_ENV_FILE}; "
-            'python -m mwaa_local.bucket.dag_sync --once >&2; exec "$@"'
+            f"[ -f {paths.COMPONENT_ENV_FILE} ] && . {paths.COMPONENT_ENV_FILE}; "
+            'python -m mwaa_local.container.dag_sync --once >&2; exec "$@"'
         )
         api = self.client.api
         exec_id = api.exec_create(container.id, ["bash", "-c", script, "mwaa-local", *command])
@@ -414,7 +399,7 @@ class Stack:
             if service not in airflow_services(self.environment):
                 continue
             try:
-                chunks, _ = container.get_archive(str(STREAMS_ROOT))
+                chunks, _ = container.get_archive(str(paths.STREAMS_ROOT))
             except docker.errors.NotFound:
                 continue
             with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as archive:
@@ -423,7 +408,7 @@ class Stack:
                 safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
                 archive.extractall(target, **safe)
             break
-        return target / STREAMS_ROOT.name
+        return target / paths.STREAMS_ROOT.name
 
     def sync_dags_now(self) -> dict[str, int]:
         """Sync the bucket's DAG folder into every running Airflow component now (an S3
@@ -432,11 +417,11 @@ class Stack:
         states = self.states()
         mirror = states.get(BUCKET_SYNC_SERVICE)
         if mirror and mirror.status == "running":
-            command = ["python", "-m", "mwaa_local.bucket.s3_mirror", "--once"]
+            command = ["python", "-m", "mwaa_local.container.s3_mirror", "--once"]
             codes[BUCKET_SYNC_SERVICE] = self.exec_in(BUCKET_SYNC_SERVICE, command)
         for service, state in states.items():
             if service in airflow_services(self.environment) and state.status == "running":
-                command = ["python", "-m", "mwaa_local.bucket.dag_sync", "--once"]
+                command = ["python", "-m", "mwaa_local.container.dag_sync", "--once"]
                 codes[service] = self.exec_in(service, command)
         return codes
 

@@ -26,6 +26,7 @@ from mwaa_local.spec.versions import AirflowVersion
 SETTINGS_FILE_NAME = "mwaa-local.yaml"
 ENV_PREFIX = "MWAA_LOCAL_"
 FALLBACK_NAME = "mwaa-local"
+S3_SCHEME = "s3://"
 
 # The top-level keys: MWAA's CreateEnvironment names, in the order a settings file lists them.
 SETTINGS_KEYS: tuple[str, ...] = (
@@ -163,6 +164,19 @@ class Environment:
             self.airflow_configuration_options.get("celery.worker_autoscale")
         )
         return autoscale[0] if autoscale else self.class_spec.worker_concurrency
+
+    @property
+    def bucket_is_s3(self) -> bool:
+        return self.local.bucket.startswith(S3_SCHEME)
+
+    @property
+    def bucket_folder(self) -> Path:
+        """The local folder standing in for the environment's S3 bucket (Local.Bucket, relative
+        to the project)."""
+        if self.bucket_is_s3:
+            raise MwaaLocalError(f"The bucket is {self.local.bucket}, not a folder.")
+        bucket = Path(self.local.bucket)
+        return (bucket if bucket.is_absolute() else self.project_dir / bucket).resolve()
 
 
 def parse_worker_autoscale(value: str | None) -> tuple[int, int] | None:
@@ -355,7 +369,7 @@ def _bucket_key(value: Any, suffix: str | None = None) -> str:
     """A key relative to the bucket that stays inside it."""
     if not isinstance(value, str) or not value.strip():
         raise _Rejected("is not a non-empty path relative to the bucket")
-    if value.startswith("s3://"):
+    if value.startswith(S3_SCHEME):
         raise _Rejected("is an S3 URL; give the path relative to the bucket, e.g. dags")
     if value.startswith("/"):
         raise _Rejected("starts with '/'; give the path relative to the bucket, e.g. dags")
@@ -763,7 +777,7 @@ def _ip_address(value: Any) -> str:
 
 def _bucket(value: Any) -> str:
     text = _text(value)
-    if text.startswith("s3://") and not text[len("s3://") :].strip("/"):
+    if text.startswith(S3_SCHEME) and not text[len(S3_SCHEME) :].strip("/"):
         raise _Rejected("is not a folder or an s3://bucket/prefix URL")
     return text
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from mwaa_local.errors import MwaaLocalError
-from mwaa_local.runtime.airflow_api import AirflowApi
+from mwaa_local.objects.rest_client import AirflowApi
 from mwaa_local.runtime.compose import compose_file, compose_tool
 from tests.e2e.conftest import Result, run_cli
 

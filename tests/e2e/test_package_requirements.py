@@ -14,7 +14,7 @@ from mwaa_local.cli.commands_packaging import package_requirements_command
 from mwaa_local.cli.commands_settings import Project
 from mwaa_local.cli.main import Group
 from mwaa_local.mwaa.constraints import official_constraints
-from mwaa_local.runtime import package_requirements as pr
+from mwaa_local.packaging import package as pr
 from mwaa_local.spec.settings import load_environment
 
 pytestmark = pytest.mark.e2e

@@ -27,7 +27,8 @@ RUNNER = textwrap.dedent(
     """
     import json, os, subprocess, sys
     from pathlib import Path
-    from mwaa_local.mwaa import requirements as rq
+    from mwaa_local.container import requirements_install as ri
+from mwaa_local.mwaa import requirements as rq
 
     env = dict(os.environ)
     plan = rq.plan_install(
@@ -41,13 +42,13 @@ RUNNER = textwrap.dedent(
     )
     streamed = []
     timeout = float(env.get("TEST_TIMEOUT", "300"))
-    result = rq.run_install(plan, env, timeout, streamed.append, name="worker_requirements")
+    result = ri.run_install(plan, env, timeout, streamed.append, name="worker_requirements")
     imports = {
         name: subprocess.run([sys.executable, "-c", "import " + name]).returncode == 0
         for name in sys.argv[1:]
     }
     print("MWAA-LOCAL-RESULT " + json.dumps({
-        "command": rq.install_command(plan),
+        "command": ri.install_command(plan),
         "processed": plan.processed.read_text(),
         "added_airflow_constraints": plan.added_airflow_constraints,
         "messages": plan.messages,

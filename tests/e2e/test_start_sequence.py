@@ -136,7 +136,7 @@ def test_plugins_zip_wrapped_in_a_plugins_folder(airflow2_image, docker_engine):
             airflow2_image.tag,
             [
                 "bash", "-c",
-                "python -m mwaa_local.entrypoint test-requirements worker >/dev/null; "
+                "python -m mwaa_local.container.entrypoint test-requirements worker >/dev/null; "
                 "python -c 'import airflow, operators.hello' 2>&1 | tail -1",
             ],
             volumes={

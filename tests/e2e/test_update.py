@@ -95,7 +95,7 @@ def test_a_malicious_plugins_zip_is_refused_and_writes_nothing_outside(
         airflow2_image.tag,
         [
             "bash", "-c",
-            "python -m mwaa_local.entrypoint test-requirements worker; echo exit=$?; "
+            "python -m mwaa_local.container.entrypoint test-requirements worker; echo exit=$?; "
             "ls /usr/local/airflow/escaped.py /usr/local/airflow/plugins 2>&1; true",
         ],
         volumes={str(evil): {"bind": "/tmp/plugins.zip", "mode": "ro"}},

@@ -16,8 +16,8 @@ from rich.console import Console
 from mwaa_local.cli import commands_objects
 from mwaa_local.cli.commands_settings import Project
 from mwaa_local.cli.main import Group
-from mwaa_local.runtime.airflow_api import AirflowApi, AirflowApiError, error_detail
-from mwaa_local.runtime.airflow_objects_api import apply_objects, export_objects
+from mwaa_local.objects.apply import apply_objects, export_objects
+from mwaa_local.objects.rest_client import AirflowApi, AirflowApiError, error_detail
 from mwaa_local.runtime.stack import Stack as StackClass
 from mwaa_local.spec.airflow_objects import parse_objects_yaml
 

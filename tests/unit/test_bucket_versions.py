@@ -6,13 +6,13 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from mwaa_local.bucket.s3_mirror import mirror_once
+from mwaa_local.bucket.access import container_endpoint
 from mwaa_local.bucket.source import FolderBucket, S3Bucket, split_s3_url
 from mwaa_local.bucket.versions import VersionStore, objects_as_env, read_objects
+from mwaa_local.container.s3_mirror import mirror_once
+from mwaa_local.environment.record import EnvironmentRecord
+from mwaa_local.environment.update import environment_settings, pending_changes, shown_status
 from mwaa_local.errors import MwaaLocalError
-from mwaa_local.runtime.record import EnvironmentRecord
-from mwaa_local.runtime.s3_access import container_endpoint
-from mwaa_local.runtime.update import environment_settings, pending_changes, shown_status
 from mwaa_local.spec.settings import Environment
 
 
@@ -213,7 +213,7 @@ class FakeStack:
 
 
 def test_a_failed_update_rolls_back_to_the_env_files_the_components_ran_with(tmp_path):
-    from mwaa_local.runtime.update import UpdateFailed, update_environment
+    from mwaa_local.environment.update import UpdateFailed, update_environment
 
     failed = {"requirements": {"ok": False, "diagnosis": "boto3 conflicts with the constraints"}}
     stack = FakeStack(tmp_path, {"worker": failed})
@@ -232,7 +232,7 @@ def test_a_failed_update_rolls_back_to_the_env_files_the_components_ran_with(tmp
 
 
 def test_a_good_update_applies_the_versions(tmp_path):
-    from mwaa_local.runtime.update import update_environment
+    from mwaa_local.environment.update import update_environment
 
     stack = FakeStack(tmp_path, {})
     update_environment(stack, {"requirements": None}, timeout=1)

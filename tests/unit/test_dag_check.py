@@ -1,4 +1,4 @@
-"""mwaa_local.dags.check's pure parts (no Airflow here), on errors copied from real DagBags
+"""mwaa_local.container.dag_check's pure parts (no Airflow here), on errors copied from real DagBags
 (Airflow 2.10.3 and 3.3.1), and where the host runs the check."""
 
 import os
@@ -6,17 +6,17 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from mwaa_local.bucket.sync import BUCKET_MOUNT
-from mwaa_local.dags import check
-from mwaa_local.errors import MwaaLocalError
-from mwaa_local.runtime.dag_check import (
+from mwaa_local.container import dag_check as check
+from mwaa_local.container.paths import BUCKET_MOUNT
+from mwaa_local.dags.check import (
     CHECK_MOUNT,
     CONTAINER_DAGS,
     WHAT,
     check_target,
     host_folder,
 )
-from mwaa_local.runtime.ephemeral import last_report
+from mwaa_local.errors import MwaaLocalError
+from mwaa_local.runtime.one_off import last_report
 
 SYNTAX_ERROR = """Traceback (most recent call last):
   File "<frozen importlib._bootstrap_external>", line 1058, in source_to_code

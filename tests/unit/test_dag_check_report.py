@@ -13,7 +13,7 @@ from rich.console import Console
 from mwaa_local.cli import commands_dags
 from mwaa_local.cli.commands_settings import Project
 from mwaa_local.dags import report as rendering
-from mwaa_local.runtime.dag_check import CheckRun
+from mwaa_local.dags.check import CheckRun
 
 TIMEOUT_MESSAGE = (
     "AirflowTaskTimeout: DagBag import timeout for /usr/local/airflow/dags/slow_import.py after "

@@ -1,4 +1,4 @@
-from mwaa_local.bucket.sync import sync_folder
+from mwaa_local.container.sync_folder import sync_folder
 
 
 def test_new_changed_and_deleted_files(tmp_path):

@@ -1,4 +1,4 @@
-from mwaa_local.bucket.dag_sync import sync_once
+from mwaa_local.container.dag_sync import sync_once
 
 
 def test_sync_once_copies_and_deletes(tmp_path):

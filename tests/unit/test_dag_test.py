@@ -6,9 +6,8 @@ import pytest
 from click.testing import CliRunner
 
 from mwaa_local.cli.main import cli
-from mwaa_local.dags import test as in_container
-from mwaa_local.errors import MwaaLocalError
-from mwaa_local.runtime.dag_test import (
+from mwaa_local.container import dag_test as in_container
+from mwaa_local.dags.test import (
     WHAT,
     DagTestRequest,
     DagTestRun,
@@ -18,7 +17,8 @@ from mwaa_local.runtime.dag_test import (
     raise_for_report,
     summary,
 )
-from mwaa_local.runtime.ephemeral import last_report
+from mwaa_local.errors import MwaaLocalError
+from mwaa_local.runtime.one_off import last_report
 
 FINISHED_2 = (
     "[2026-11-22T07:30:15.377+0000] {dagrun.py:905} INFO - DagRun Finished: dag_id=fail_dag, "

@@ -33,7 +33,7 @@ def test_context_holds_dockerfile_constraints_package_and_ca(tmp_path):
     assert (context / "constraints.txt").read_text() == "apache-airflow==2.10.3\n"
     assert "apache-airflow==2.10.3" in (context / "mwaa-essential-constraints.txt").read_text()
     assert (context / "ca-bundle.pem").read_text() == bundle.read_text()
-    assert (context / "python" / "mwaa_local" / "entrypoint.py").is_file()
+    assert (context / "python" / "mwaa_local" / "container" / "entrypoint.py").is_file()
     assert not list(context.rglob("__pycache__"))
 
 

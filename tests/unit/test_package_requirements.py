@@ -13,8 +13,8 @@ from mwaa_local.cli import commands_packaging
 from mwaa_local.cli.commands_settings import Project
 from mwaa_local.cli.main import Group
 from mwaa_local.errors import MwaaLocalError
-from mwaa_local.runtime import package_requirements as pr
-from mwaa_local.runtime.package_requirements import (
+from mwaa_local.packaging import package as pr
+from mwaa_local.packaging.package import (
     Pin,
     Resolution,
     exclude_preinstalled,

@@ -10,9 +10,9 @@ from click.testing import CliRunner
 from mwaa_local.cli.commands_prereqs import validate_prereqs_command
 from mwaa_local.cli.commands_settings import Project
 from mwaa_local.errors import DockerUnavailableError
-from mwaa_local.runtime import prereqs
+from mwaa_local.prereqs import checks as prereqs
+from mwaa_local.prereqs.checks import GIB, Check, port_free, run_checks
 from mwaa_local.runtime.compose import ComposeTool
-from mwaa_local.runtime.prereqs import GIB, Check, port_free, run_checks
 from mwaa_local.spec.settings import Environment, LocalSettings
 
 

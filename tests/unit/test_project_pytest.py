@@ -10,10 +10,10 @@ from click.testing import CliRunner
 
 from mwaa_local.cli import commands_image, commands_pytest
 from mwaa_local.cli.commands_settings import Project
-from mwaa_local.dags import pytest_runner
+from mwaa_local.container import project_pytest as pytest_runner
+from mwaa_local.dags import project_tests as project_pytest
+from mwaa_local.dags.project_tests import PytestRun
 from mwaa_local.errors import MwaaLocalError
-from mwaa_local.runtime import project_pytest
-from mwaa_local.runtime.project_pytest import PytestRun
 
 
 def test_mounts_tests_and_pytest_config_read_only_under_airflow_home(tmp_path):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from mwaa_local.container import requirements_install as ri
 from mwaa_local.mwaa import requirements as rq
 
 # --- real uv output (uv 0.13.9, Airflow 2.10.3 constraints, MWAA 2.10.3 essential pins) ------
@@ -424,7 +425,7 @@ def test_key_depends_on_expanded_variables(files):
 
 def test_install_command_shape(files):
     plan = files.plan("pyjokes\n")
-    assert rq.install_command(plan) == [
+    assert ri.install_command(plan) == [
         "uv",
         "pip",
         "install",
@@ -443,7 +444,7 @@ def test_install_command_shape(files):
         str(files.airflow_constraints),
     ]
     plan = files.plan("-c x.txt\npyjokes\n")
-    command = rq.install_command(plan, python="/usr/bin/python3.12", prefix="/p")
+    command = ri.install_command(plan, python="/usr/bin/python3.12", prefix="/p")
     assert command[command.index("--python") + 1] == "/usr/bin/python3.12"
     assert command[command.index("--prefix") + 1] == "/p"
     assert command.count("--constraint") == 1
@@ -559,14 +560,14 @@ def test_conflict_without_a_plan_is_reported_as_it_is():
 
 def _fake_uv(monkeypatch, script: str) -> None:
     monkeypatch.setattr(
-        rq, "install_command", lambda plan, python="", prefix="": [sys.executable, "-c", script]
+        ri, "install_command", lambda plan, python="", prefix="": [sys.executable, "-c", script]
     )
 
 
 def test_run_install_streams_lines_and_parses_installed(files, monkeypatch):
     _fake_uv(monkeypatch, f"import sys; sys.stderr.write({UV_INSTALLED!r})")
     seen: list[str] = []
-    result = rq.run_install(files.plan("x\n"), os.environ, 30, seen.append)
+    result = ri.run_install(files.plan("x\n"), os.environ, 30, seen.append)
     assert result.ok and result.returncode == 0 and not result.timed_out
     assert seen == result.output == UV_INSTALLED.splitlines()
     assert ("paramiko", "3.5.0") in result.installed and len(result.installed) == 5
@@ -577,7 +578,7 @@ def test_run_install_streams_lines_and_parses_installed(files, monkeypatch):
 def test_run_install_failure_report_starts_with_mwaas_message(files, monkeypatch):
     _fake_uv(monkeypatch, f"import sys; sys.stderr.write({UV_AIRFLOW_CONSTRAINT!r}); sys.exit(1)")
     seen: list[str] = []
-    result = rq.run_install(files.plan("boto3==1.26.0\n"), os.environ, 30, seen.append)
+    result = ri.run_install(files.plan("boto3==1.26.0\n"), os.environ, 30, seen.append)
     assert not result.ok and result.returncode == 1
     assert result.report[0] == rq.MWAA_FAILURE_MESSAGE
     assert result.report[1] == f"Diagnosis: {result.diagnosis}"
@@ -598,7 +599,7 @@ def test_run_install_kills_the_process_group_on_time_out(files, monkeypatch, tmp
     )
     seen: list[str] = []
     start = time.monotonic()
-    result = rq.run_install(files.plan("x\n"), os.environ, 1.5, seen.append, name="worker_req")
+    result = ri.run_install(files.plan("x\n"), os.environ, 1.5, seen.append, name="worker_req")
     assert time.monotonic() - start < 15
     assert result.timed_out and result.returncode is None and not result.ok
     assert "Resolving..." in result.output
@@ -622,10 +623,10 @@ def _proc_state(pid: int) -> str:
 
 def test_run_install_missing_uv_is_a_failure(files, monkeypatch):
     monkeypatch.setattr(
-        rq, "install_command", lambda plan, python="", prefix="": ["/nonexistent/uv"]
+        ri, "install_command", lambda plan, python="", prefix="": ["/nonexistent/uv"]
     )
     seen: list[str] = []
-    result = rq.run_install(files.plan("x\n"), os.environ, 5, seen.append)
+    result = ri.run_install(files.plan("x\n"), os.environ, 5, seen.append)
     assert not result.ok and result.returncode == 127
     assert "could not run /nonexistent/uv" in result.diagnosis
     assert seen[-2] == rq.MWAA_FAILURE_MESSAGE

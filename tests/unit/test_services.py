@@ -4,8 +4,8 @@ import time
 
 import pytest
 
+from mwaa_local.container import services
 from mwaa_local.errors import MwaaLocalError
-from mwaa_local.mwaa import services
 
 
 def test_wait_for_retries_until_ready():
@@ -39,6 +39,8 @@ class FakeRedis(socketserver.BaseRequestHandler):
                 self.request.sendall(b"+OK\r\n" if ok else b"-WRONGPASS invalid\r\n")
             elif b"PING" in data:
                 self.request.sendall(b"+PONG\r\n")
+            else:  # redis-py's CLIENT SETINFO on connect
+                self.request.sendall(b"+OK\r\n")
 
 
 @pytest.fixture

@@ -3,8 +3,8 @@ from pathlib import Path
 
 from mwaa_local.bucket.source import FolderBucket
 from mwaa_local.bucket.versions import VersionStore, objects_as_env, read_objects
+from mwaa_local.container.start_sequence import SequenceSettings, run_start_sequence
 from mwaa_local.mwaa import log_streams
-from mwaa_local.mwaa.start_sequence import SequenceSettings, run_start_sequence
 from mwaa_local.spec.settings import Environment
 
 

@@ -3,7 +3,8 @@ import time
 
 import pytest
 
-from mwaa_local.mwaa.startup_script import is_reserved, reserved_variables, run_startup_script
+from mwaa_local.container.startup_script import run_startup_script
+from mwaa_local.mwaa.startup_script import is_reserved, reserved_variables
 
 BASE = {
     "PATH": os.environ["PATH"],

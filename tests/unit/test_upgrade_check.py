@@ -13,9 +13,9 @@ from mwaa_local.cli import commands_image, commands_upgrade
 from mwaa_local.cli.commands_settings import Project
 from mwaa_local.cli.output import out
 from mwaa_local.errors import MwaaLocalError
-from mwaa_local.runtime import upgrade_check
 from mwaa_local.spec.settings import load_environment
 from mwaa_local.spec.versions import airflow_version
+from mwaa_local.upgrade import check as upgrade_check
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "upgrade_project"
 

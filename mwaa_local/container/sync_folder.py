@@ -7,9 +7,6 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# Where the bucket (the project folder, read-only) is mounted in every Airflow container.
-BUCKET_MOUNT = Path("/usr/local/mwaa-local/bucket")
-
 
 @dataclass
 class SyncResult:

@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mwaa_local.bucket.sync import BUCKET_MOUNT
+from mwaa_local.container import paths
+from mwaa_local.container.requirements_install import run_install
+from mwaa_local.container.startup_script import run_startup_script
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.mwaa import log_streams, plugins, requirements
-from mwaa_local.mwaa.startup_script import StartupScriptResult, run_startup_script
+from mwaa_local.mwaa.startup_script import StartupScriptResult
 
 REQUIREMENTS_MARKER = ".mwaa-local-requirements-key"
 
@@ -56,8 +58,8 @@ class SequenceSettings:
             environment_name=environ.get("MWAA_LOCAL_ENVIRONMENT_NAME", "mwaa-local"),
             airflow_version=environ.get("AIRFLOW_VERSION", "0.0.0"),
             python_version=f"{sys.version_info.major}.{sys.version_info.minor}",
-            airflow_home=Path(environ.get("AIRFLOW_HOME", "/usr/local/airflow")),
-            bucket=Path(environ.get("MWAA_LOCAL_BUCKET_MOUNT", str(BUCKET_MOUNT))),
+            airflow_home=Path(environ.get("AIRFLOW_HOME", str(paths.AIRFLOW_HOME))),
+            bucket=Path(environ.get("MWAA_LOCAL_BUCKET_MOUNT", str(paths.BUCKET_MOUNT))),
             dag_path=environ.get("MWAA_LOCAL_DAG_S3_PATH", "dags"),
             plugins_file=path("MWAA_LOCAL_PLUGINS_FILE"),
             startup_script_file=path("MWAA_LOCAL_STARTUP_SCRIPT_FILE"),
@@ -171,7 +173,7 @@ def install_requirements(
                 stream.info("requirements unchanged since the last install here; not reinstalled")
                 return {"ok": True, "ran": False, "unchanged": True, "key": plan.key}
             marker.unlink(missing_ok=True)
-            result = requirements.run_install(
+            result = run_install(
                 plan,
                 env,
                 settings.requirements_timeout,
@@ -201,7 +203,7 @@ def install_requirements(
 def run_start_sequence(
     settings: SequenceSettings,
     environ: Mapping[str, str],
-    streams_root: Path | None = log_streams.STREAMS_ROOT,
+    streams_root: Path | None = Path(paths.STREAMS_ROOT),
     steps: tuple[str, ...] = ("plugins", "startup_script", "requirements"),
 ) -> SequenceOutcome:
     """Run MWAA's start sequence; `outcome.env` is what the component starts with."""

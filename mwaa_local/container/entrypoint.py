@@ -1,4 +1,4 @@
-"""The in-container entrypoint: `python -m mwaa_local.entrypoint <component> [args...]`.
+"""The in-container entrypoint: `python -m mwaa_local.container.entrypoint <component> [args...]`.
 
 For an Airflow component it runs MWAA's start sequence (DAG sync, plugins, startup script,
 requirements), waits for the metadata database and the Celery broker, then execs the component
@@ -14,11 +14,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mwaa_local.bucket.dag_sync import sync_once
+from mwaa_local.container import migration_marker, paths
+from mwaa_local.container.dag_sync import sync_once
+from mwaa_local.container.services import check_database, check_redis, wait_for
+from mwaa_local.container.start_sequence import SequenceSettings, run_start_sequence, startup_report
 from mwaa_local.errors import MwaaLocalError
-from mwaa_local.mwaa import migration_marker
-from mwaa_local.mwaa.services import check_database, check_redis, wait_for
-from mwaa_local.mwaa.start_sequence import SequenceSettings, run_start_sequence, startup_report
 
 log = logging.getLogger("mwaa-local")
 
@@ -50,13 +50,12 @@ TEST_COMMANDS = {
 }
 
 DEFAULT_WAIT_SECONDS = 120
-COMPONENT_ENV_FILE = "/usr/local/airflow/.mwaa-local/component.env"
 
 
 def airflow_environment(component: str, environ: dict[str, str]) -> dict[str, str]:
     """The environment a component runs with."""
     env = dict(environ)
-    env.setdefault("AIRFLOW_HOME", "/usr/local/airflow")
+    env.setdefault("AIRFLOW_HOME", str(paths.AIRFLOW_HOME))
     env["MWAA_AIRFLOW_COMPONENT"] = MWAA_COMPONENT_NAMES.get(component, "worker")
     return env
 
@@ -93,7 +92,7 @@ def start_dag_sync(component: str, env: dict[str, str]) -> None:
     """Keep this container's DAG folder in step with the bucket, in the background, for as long
     as the container runs (mwaa-behaviour.md 3)."""
     subprocess.Popen(
-        [sys.executable, "-m", "mwaa_local.bucket.dag_sync"],
+        [sys.executable, "-m", "mwaa_local.container.dag_sync"],
         env={**env, "MWAA_LOCAL_COMPONENT": component},
         stdin=subprocess.DEVNULL,
         start_new_session=True,
@@ -103,7 +102,7 @@ def start_dag_sync(component: str, env: dict[str, str]) -> None:
 def write_component_env(env: dict[str, str]) -> None:
     """Leave the component's environment where `mwaa-local shell` and `mwaa-local airflow` load
     it, so they see what the component sees (its name, the startup script's exports)."""
-    path = Path(COMPONENT_ENV_FILE)
+    path = Path(paths.COMPONENT_ENV_FILE)
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = [f"export {k}={shlex.quote(v)}" for k, v in sorted(env.items()) if k.isidentifier()]
     path.write_text("\n".join(lines) + "\n")
@@ -116,7 +115,7 @@ def migrate_db(env: dict[str, str]) -> int:
     if migration_marker.is_current(env):
         log.info("migrate-db: database and admin login already current for this image; skipped")
         return 0
-    command = ["python", "-m", "mwaa_local.mwaa.admin_user"]
+    command = ["python", "-m", "mwaa_local.container.migrate_db"]
     command += [env["MWAA_LOCAL_ADMIN_USERNAME"]] if env.get("MWAA_LOCAL_ADMIN_USERNAME") else []
     log.info("migrate-db: migrating the metadata database")
     code = subprocess.run(command, env=env).returncode
@@ -171,9 +170,9 @@ def run_test_command(name: str, component: str) -> int:
 # dags check`, `dags test` without a running stack, `pytest`): DAGs and tests import with what
 # it leaves, as on MWAA.
 ONE_OFF_MODULES = {
-    "dags-check": ["mwaa_local.dags.check"],
-    "dags-test": ["mwaa_local.dags.test", "--throwaway-db"],
-    "project-pytest": ["mwaa_local.dags.pytest_runner"],
+    "dags-check": ["mwaa_local.container.dag_check"],
+    "dags-test": ["mwaa_local.container.dag_test", "--throwaway-db"],
+    "project-pytest": ["mwaa_local.container.project_pytest"],
 }
 
 
@@ -207,7 +206,7 @@ def main(argv: list[str]) -> None:
         if component in ONE_OFF_MODULES:
             run_one_off_module(component, extra)
         if component == "bucket-sync":
-            os.execvp(sys.executable, [sys.executable, "-m", "mwaa_local.bucket.s3_mirror"])
+            os.execvp(sys.executable, [sys.executable, "-m", "mwaa_local.container.s3_mirror"])
         if component in MWAA_COMPONENT_NAMES:
             start_component(component, extra)
     except MwaaLocalError as e:

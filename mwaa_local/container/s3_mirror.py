@@ -3,7 +3,7 @@ folder into a volume the Airflow containers mount as their bucket, so their own 
 as with a folder. New and changed objects are downloaded (by ETag), deleted ones removed; an
 unreachable bucket leaves the last good mirror in place and the error is reported for `status`.
 
-`python -m mwaa_local.bucket.s3_mirror [--once]`, with MWAA_LOCAL_S3_BUCKET_URL,
+`python -m mwaa_local.container.s3_mirror [--once]`, with MWAA_LOCAL_S3_BUCKET_URL,
 MWAA_LOCAL_S3_ENDPOINT_URL, MWAA_LOCAL_DAG_S3_PATH and the AWS credentials in the environment.
 """
 
@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 from mwaa_local.bucket.source import S3Bucket
+from mwaa_local.container import paths
 from mwaa_local.mwaa.log_streams import report_phase
 
-MIRROR = Path("/usr/local/mwaa-local/bucket-mirror")
 MANIFEST = ".mwaa-local-etags.json"
 
 
@@ -55,13 +55,13 @@ def mirror_once(bucket: S3Bucket, dag_path: str, root: Path) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="mwaa_local.bucket.s3_mirror")
+    parser = argparse.ArgumentParser(prog="mwaa_local.container.s3_mirror")
     parser.add_argument("--once", action="store_true", help="Mirror now and exit.")
     args = parser.parse_args(argv)
     env = os.environ
     bucket = S3Bucket(env["MWAA_LOCAL_S3_BUCKET_URL"], env.get("MWAA_LOCAL_S3_ENDPOINT_URL"))
     dag_path = env.get("MWAA_LOCAL_DAG_S3_PATH", "dags")
-    root = Path(env.get("MWAA_LOCAL_MIRROR", str(MIRROR)))
+    root = Path(env.get("MWAA_LOCAL_MIRROR", str(paths.BUCKET_MIRROR)))
     interval = float(env.get("MWAA_LOCAL_DAG_SYNC_INTERVAL", 1))
     last_ok: bool | None = None
     while True:

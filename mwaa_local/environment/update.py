@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from mwaa_local.bucket.versions import OBJECT_KINDS, Objects, ObjectVersion
+from mwaa_local.environment.record import EnvironmentRecord
 from mwaa_local.errors import MwaaLocalError
-from mwaa_local.runtime.record import EnvironmentRecord
 from mwaa_local.runtime.stack import ComponentFailed, Stack, airflow_services
 from mwaa_local.runtime.state import write_private
 from mwaa_local.spec.settings import Environment

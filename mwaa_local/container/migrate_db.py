@@ -1,6 +1,6 @@
 """The one-shot `migrate-db` job: migrate the metadata database, then create the admin login or
 reset its password, in one interpreter (one Airflow import instead of two saves seconds on every
-start): `python -m mwaa_local.mwaa.admin_user USERNAME`, the password in
+start): `python -m mwaa_local.container.migrate_db USERNAME`, the password in
 MWAA_LOCAL_ADMIN_PASSWORD.
 
 MWAA signs users in through IAM; locally, Flask-AppBuilder's own login stands in (the auth manager

@@ -26,13 +26,12 @@ from typing import Any
 
 import docker
 
+from mwaa_local.dags.check import CONTAINER_DAGS, CheckTarget, run_one_off
 from mwaa_local.dags.report import exit_code as dag_check_exit_code
 from mwaa_local.errors import MwaaLocalError
-from mwaa_local.runtime.dag_check import CONTAINER_DAGS, CheckTarget, run_one_off
-from mwaa_local.runtime.ephemeral import run_test_command
+from mwaa_local.packaging.package import default_plugins_source
 from mwaa_local.runtime.image import image_tag
-from mwaa_local.runtime.package_requirements import default_plugins_source
-from mwaa_local.runtime.stack import bucket_path, uses_s3
+from mwaa_local.runtime.one_off import run_test_command
 from mwaa_local.spec import versions
 from mwaa_local.spec.settings import Environment
 from mwaa_local.spec.versions import AirflowVersion
@@ -163,8 +162,8 @@ def dag_check_step(
     except MwaaLocalError as error:
         return {"ok": False, "exit_code": 1, "fatal": error.message, "files": []}
     report = {**run.report, "where": run.where}
-    if not uses_s3(environment):
-        folder = bucket_path(environment) / environment.dag_s3_path
+    if not environment.bucket_is_s3:
+        folder = environment.bucket_folder / environment.dag_s3_path
         for entry in report.get("files", []):
             entry["host_path"] = display_path(folder / entry["file"])
     if run.phases:
@@ -287,7 +286,7 @@ def lint_sources(environment: Environment) -> Iterator[list[LintSource]]:
     """The DAG folder (DagS3Path in the bucket folder) and the plugins (plugins.zip, extracted,
     or the plugins/ folder it is made from)."""
     sources = []
-    bucket = bucket_path(environment)
+    bucket = environment.bucket_folder
     dags = bucket / environment.dag_s3_path
     if dags.is_dir():
         sources.append(LintSource(dags, display_path(dags)))
@@ -361,7 +360,7 @@ def lint_step(environment: Environment, target: AirflowVersion) -> dict[str, Any
     if not crosses_to_3(current, target):
         reason = f"Airflow {current.airflow} -> {target.airflow} does not cross from 2 to 3"
         return {"ran": False, "ok": True, "reason": reason}
-    if uses_s3(environment):
+    if environment.bucket_is_s3:
         reason = f"the bucket is {environment.local.bucket}; the lint reads a bucket folder"
         return {"ran": False, "ok": True, "reason": reason}
     try:

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from mwaa_local.runtime.airflow_api import AirflowApi, AirflowApiError
+from mwaa_local.objects.rest_client import AirflowApi, AirflowApiError
 from mwaa_local.spec.airflow_objects import (
     DEFAULT_POOL,
     DEFAULT_POOL_SLOTS,

@@ -8,7 +8,7 @@ the time; any change to one of them runs the full migration again.
 import hashlib
 from collections.abc import Mapping
 
-from mwaa_local.mwaa.services import connect_database
+from mwaa_local.container.services import connect_database
 
 TABLE = "mwaa_local_state"
 KEY = "migrate-db"

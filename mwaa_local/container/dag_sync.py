@@ -1,4 +1,4 @@
-"""Continuous DAG sync inside each Airflow container: `python -m mwaa_local.bucket.dag_sync`.
+"""Continuous DAG sync inside each Airflow container: `python -m mwaa_local.container.dag_sync`.
 
 MWAA syncs the bucket's DAG folder into every container every 30 seconds, new, changed and
 deleted files alike (mwaa-behaviour.md 3); mwaa-local does the same at `Local.DagSyncInterval`
@@ -12,7 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from mwaa_local.bucket.sync import BUCKET_MOUNT, sync_folder
+from mwaa_local.container import paths
+from mwaa_local.container.sync_folder import sync_folder
 from mwaa_local.mwaa.log_streams import report_phase
 
 
@@ -39,13 +40,13 @@ def run(bucket: Path, dag_path: str, target: Path, interval: float, component: s
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="mwaa_local.bucket.dag_sync")
+    parser = argparse.ArgumentParser(prog="mwaa_local.container.dag_sync")
     parser.add_argument("--once", action="store_true", help="Sync now and exit.")
     args = parser.parse_args(argv)
     env = os.environ
-    bucket = Path(env.get("MWAA_LOCAL_BUCKET_MOUNT", str(BUCKET_MOUNT)))
+    bucket = Path(env.get("MWAA_LOCAL_BUCKET_MOUNT", str(paths.BUCKET_MOUNT)))
     dag_path = env.get("MWAA_LOCAL_DAG_S3_PATH", "dags")
-    target = Path(env.get("AIRFLOW_HOME", "/usr/local/airflow")) / "dags"
+    target = Path(env.get("AIRFLOW_HOME", str(paths.AIRFLOW_HOME))) / "dags"
     component = env.get("MWAA_LOCAL_COMPONENT", "?")
     if args.once:
         outcome = sync_once(bucket, dag_path, target)

@@ -29,6 +29,7 @@ from itertools import product
 from pathlib import Path
 from typing import Any
 
+from mwaa_local.container import paths
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.mwaa import plugins
 from mwaa_local.mwaa.constraints import essential_constraints
@@ -40,7 +41,7 @@ OUTPUT_DIR_NAME = "mwaa-package"
 PLUGINS_ZIP = "plugins.zip"
 REQUIREMENTS_TXT = "requirements.txt"
 # mwaa-behaviour.md 2.2: the two lines that make MWAA's pip install from plugins.zip's wheels.
-OFFLINE_HEADER = (f"--find-links {plugins.MWAA_PLUGINS_DIR}", "--no-index")
+OFFLINE_HEADER = (f"--find-links {paths.PLUGINS_DIR}", "--no-index")
 
 # MWAA runs on x86_64 Amazon Linux 2023 for Airflow >= 2.7 (mwaa-behaviour.md 2.1), whose glibc
 # is 2.34: manylinux wheels up to manylinux_2_34 install there, newer ones do not.
@@ -473,7 +474,7 @@ def is_offline_header(line: str) -> bool:
     if stripped == "--no-index":
         return True
     match = FIND_LINKS_LINE.match(stripped)
-    return bool(match) and _unquote(match["value"]).rstrip("/") == plugins.MWAA_PLUGINS_DIR
+    return bool(match) and _unquote(match["value"]).rstrip("/") == str(paths.PLUGINS_DIR)
 
 
 def render_requirements(user_lines: Iterable[str]) -> str:
@@ -566,11 +567,7 @@ def _constraint_file(
 
 def bucket_dir(environment: Environment) -> Path:
     """The local bucket folder (Local.Bucket relative to the project); the project for s3://."""
-    bucket = environment.local.bucket
-    if bucket.startswith("s3://"):
-        return environment.project_dir
-    path = Path(bucket)
-    return path if path.is_absolute() else environment.project_dir / path
+    return environment.project_dir if environment.bucket_is_s3 else environment.bucket_folder
 
 
 def default_requirements_file(environment: Environment) -> Path:

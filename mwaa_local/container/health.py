@@ -11,7 +11,7 @@ import socket
 import sys
 import urllib.request
 
-from mwaa_local.mwaa.services import connect_database
+from mwaa_local.container.services import connect_database
 
 HEARTBEAT_THRESHOLD_SECONDS = 30
 JOB_TYPES = {

@@ -8,8 +8,8 @@ from typing import Any
 
 import docker
 
-from mwaa_local.bucket.sync import BUCKET_MOUNT
-from mwaa_local.bucket.versions import VERSIONS_MOUNT, objects_as_env
+from mwaa_local.bucket.versions import objects_as_env
+from mwaa_local.container import paths
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.runtime.image import image_tag
 from mwaa_local.runtime.line_stream import LineStream
@@ -17,12 +17,8 @@ from mwaa_local.runtime.stack import (
     UV_CACHE_VOLUME,
     Stack,
     airflow_environment,
-    bucket_path,
-    uses_s3,
 )
 from mwaa_local.spec.settings import Environment
-
-UV_CACHE_MOUNT = "/usr/local/mwaa-local/uv-cache"
 
 
 @dataclass
@@ -44,12 +40,12 @@ def run_one_off(
     # What a user tests is what the bucket holds now, not what was applied last.
     objects = objects_as_env(stack.versions, stack.bucket_objects())
     volumes = {
-        str(stack.versions.root): {"bind": str(VERSIONS_MOUNT), "mode": "ro"},
-        UV_CACHE_VOLUME: {"bind": UV_CACHE_MOUNT, "mode": "rw"},
+        str(stack.versions.root): {"bind": str(paths.VERSIONS_MOUNT), "mode": "ro"},
+        UV_CACHE_VOLUME: {"bind": str(paths.UV_CACHE), "mode": "rw"},
         **(extra_volumes or {}),
     }
-    if not uses_s3(environment):
-        volumes[str(bucket_path(environment))] = {"bind": str(BUCKET_MOUNT), "mode": "ro"}
+    if not environment.bucket_is_s3:
+        volumes[str(environment.bucket_folder)] = {"bind": str(paths.BUCKET_MOUNT), "mode": "ro"}
     container = client.containers.run(
         image_tag(environment.airflow_version),
         command,

@@ -1,6 +1,6 @@
 """`mwaa-local pytest`: the project's tests/ folder run with pytest in a one-off container from the
 environment's image, after the scheduler's start sequence (DAG sync, plugins.zip, startup
-script, requirements), by mwaa_local.dags.pytest_runner.
+script, requirements), by mwaa_local.container.project_pytest.
 
 The container's working directory is $AIRFLOW_HOME, with tests/ mounted read-only beside the
 synced dags/ and the unpacked plugins/, so paths in ARGS (tests/test_x.py::test_y) and in the
@@ -9,18 +9,18 @@ tests (dags/) read as they do in the project folder.
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import docker
 
+from mwaa_local.container import paths
 from mwaa_local.errors import MwaaLocalError
-from mwaa_local.runtime.ephemeral import last_json_line, run_one_off
 from mwaa_local.runtime.line_stream import LineStream
+from mwaa_local.runtime.one_off import last_json_line, run_one_off
 from mwaa_local.spec.settings import Environment
 
 ONE_OFF_COMMAND = "project-pytest"
-AIRFLOW_HOME = PurePosixPath("/usr/local/airflow")
 TESTS_FOLDER = "tests"
 # pytest's configuration files, mounted beside tests/ when the project has them.
 CONFIG_FILES = ("pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg", "conftest.py")
@@ -47,11 +47,11 @@ def tests_folder(project_dir: Path) -> Path:
 def project_mounts(project_dir: Path) -> dict[str, dict[str, str]]:
     """tests/ and pytest's configuration files, read-only, under $AIRFLOW_HOME."""
     tests = tests_folder(project_dir)
-    mounts = {str(tests.resolve()): {"bind": str(AIRFLOW_HOME / TESTS_FOLDER), "mode": "ro"}}
+    mounts = {str(tests.resolve()): {"bind": str(paths.AIRFLOW_HOME / TESTS_FOLDER), "mode": "ro"}}
     for name in CONFIG_FILES:
         path = project_dir / name
         if path.is_file():
-            mounts[str(path.resolve())] = {"bind": str(AIRFLOW_HOME / name), "mode": "ro"}
+            mounts[str(path.resolve())] = {"bind": str(paths.AIRFLOW_HOME / name), "mode": "ro"}
     return mounts
 
 

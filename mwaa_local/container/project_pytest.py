@@ -1,5 +1,5 @@
-"""`python -m mwaa_local.dags.pytest_runner [PYTEST ARGS]`: the project's tests, after the start
-sequence, with what MWAA's components import from: the DAG folder and $AIRFLOW_HOME/plugins on
+"""`python -m mwaa_local.container.project_pytest [PYTEST ARGS]`: the project's tests, after the
+start sequence, with what MWAA's components import from: the DAG folder and $AIRFLOW_HOME/plugins on
 sys.path (appended, as Airflow does), the requirements installed.
 
 pytest is not in the image and stays out of the user's requirements: when the environment does
@@ -21,6 +21,8 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+from mwaa_local.container import paths
 
 INTERNAL_ERROR = 3  # pytest's own code for "internal error"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -75,7 +77,7 @@ def report_stream() -> int:
 
 def run(args: list[str]) -> dict[str, Any]:
     env = dict(os.environ)
-    home = env.get("AIRFLOW_HOME", "/usr/local/airflow")
+    home = env.get("AIRFLOW_HOME", str(paths.AIRFLOW_HOME))
     additions = sys_path_additions(home, env.get("AIRFLOW__CORE__DAGS_FOLDER"))
     sys.path += [p for p in additions if p not in sys.path]
     if importlib.util.find_spec("pytest") is None:
