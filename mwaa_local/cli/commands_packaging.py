@@ -9,13 +9,13 @@ from mwaa_local.cli.commands_settings import Project
 from mwaa_local.cli.output import err, out, print_json, warn
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.mwaa.constraints import official_constraints
-from mwaa_local.packaging.package import (
+from mwaa_local.package_requirements.archive import default_requirements_file
+from mwaa_local.package_requirements.package import (
     OUTPUT_DIR_NAME,
-    PLATFORM_LABEL,
     PackageResult,
-    default_requirements_file,
     package_requirements,
 )
+from mwaa_local.package_requirements.wheels import PLATFORM_LABEL
 
 
 @click.command("package-requirements")

@@ -22,6 +22,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from packaging.utils import canonicalize_name
+
 from mwaa_local.container import paths
 
 INTERNAL_ERROR = 3  # pytest's own code for "internal error"
@@ -33,7 +35,7 @@ def installed_pins(distributions: Iterable[tuple[str, str]]) -> list[str]:
     pins: dict[str, str] = {}
     for name, version in distributions:
         if name and _NAME.match(name):
-            pins.setdefault(re.sub(r"[-_.]+", "-", name).lower(), version)
+            pins.setdefault(canonicalize_name(name), version)
     return [f"{name}=={version}" for name, version in sorted(pins.items())]
 
 

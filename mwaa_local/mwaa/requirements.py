@@ -25,6 +25,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from packaging.utils import canonicalize_name
+
 # MWAA: a 9-minute TimeoutCondition checked every 60 s, so a kill at about 9-10 minutes
 # (anchor 3.6 item 8); the user guide says ten minutes (mwaa-behaviour.md 2.3).
 MWAA_TIMEOUT_SECONDS = 600.0
@@ -162,17 +164,38 @@ def _unquote(value: str) -> str:
     return value
 
 
-def _path_option(line: str) -> tuple[re.Match[str], str] | None:
-    """The match and unquoted value of a -r/-c/-f line naming a local path, else None."""
+@dataclass(frozen=True)
+class FileOption:
+    """A -r/-c/-f line (or its long form): which option, and its value, unquoted."""
+
+    kind: str  # "-r", "-c" or "-f"
+    value: str
+    match: re.Match[str]
+
+    @property
+    def is_url(self) -> bool:
+        return bool(_URL_RE.match(self.value))
+
+
+def file_option(line: str) -> FileOption | None:
+    """The -r/-c/-f option a requirements line holds, as pip reads it; None for other lines."""
     match = _PATH_OPTION_RE.match(line)
     if not match:
         return None
     if match.group("opt").startswith("--") and not match.group("sep"):
         return None  # `--constraintfoo` is not an option
     value = _unquote(match.group("value"))
-    if not value or _URL_RE.match(value):
+    if not value:
+        return None
+    return FileOption(_OPTION_KINDS[match.group("opt")], value, match)
+
+
+def _path_option(line: str) -> tuple[re.Match[str], str] | None:
+    """The match and unquoted value of a -r/-c/-f line naming a local path, else None."""
+    option = file_option(line)
+    if option is None or option.is_url:
         return None  # a URL (https:, file:, ...): nothing to resolve
-    return match, value
+    return option.match, option.value
 
 
 def absolutize_paths(text: str, base: Path) -> str:
@@ -212,13 +235,8 @@ def read_pins(path: Path | None) -> dict[str, tuple[str, str]]:
             continue
         match = _PIN_RE.match(line)
         if match:
-            pins.setdefault(normalize(match.group(1)), (match.group(1), match.group(2)))
+            pins.setdefault(canonicalize_name(match.group(1)), (match.group(1), match.group(2)))
     return pins
-
-
-def normalize(name: str) -> str:
-    """PEP 503 name normalization."""
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 # --- the plan --------------------------------------------------------------------------------
@@ -497,7 +515,7 @@ def _conflict(output: str, plan: InstallPlan | None) -> str | None:
         ("Conflicts with your constraints", user, "a constraints file you named pins {pin}"),
     )
     tokens = [
-        (normalize(m.group(1)), m.group(2).rstrip("."), m.group(0).rstrip("."))
+        (canonicalize_name(m.group(1)), m.group(2).rstrip("."), m.group(0).rstrip("."))
         for m in _TOKEN_PIN_RE.finditer(output)
     ]
     for title, pins, says in sources:

@@ -29,7 +29,7 @@ import docker
 from mwaa_local.dags.check import CONTAINER_DAGS, CheckTarget, run_one_off
 from mwaa_local.dags.report import exit_code as dag_check_exit_code
 from mwaa_local.errors import MwaaLocalError
-from mwaa_local.packaging.package import default_plugins_source
+from mwaa_local.package_requirements.archive import default_plugins_source
 from mwaa_local.runtime.image import image_tag
 from mwaa_local.runtime.one_off import run_test_command
 from mwaa_local.spec import versions

@@ -14,7 +14,9 @@ from mwaa_local.cli.commands_packaging import package_requirements_command
 from mwaa_local.cli.commands_settings import Project
 from mwaa_local.cli.main import Group
 from mwaa_local.mwaa.constraints import official_constraints
-from mwaa_local.packaging import package as pr
+from mwaa_local.package_requirements.package import package_requirements
+from mwaa_local.package_requirements.resolve import pip_resolver
+from mwaa_local.package_requirements.wheels import wheel_fits_mwaa
 from mwaa_local.spec.settings import load_environment
 
 pytestmark = pytest.mark.e2e
@@ -67,7 +69,7 @@ def test_wheels_for_mwaa_platform_land_at_the_zip_root(tmp_path):
     assert numpy.startswith("numpy-1.26.4-cp311-cp311-") and "x86_64" in numpy
     assert "manylinux" in numpy
     assert wheels["pyyaml-include"] == "pyyaml_include-1.3-py3-none-any.whl"
-    assert all(pr.wheel_fits_mwaa(w, "3.11") for w in wheels.values())
+    assert all(wheel_fits_mwaa(w, "3.11") for w in wheels.values())
     # six is in MWAA's image already (an Airflow dependency), so it is not bundled.
     excluded = {e["Name"].lower(): e["Reason"] for e in data["Excluded"]}
     assert "six" in excluded and "six" not in wheels
@@ -112,12 +114,12 @@ def test_pip_alone_packages_the_same_wheels(tmp_path):
     constraints = official_constraints(
         environment.airflow_version, environment.local.constraints_mirror, tmp_path / "cache"
     )
-    result = pr.package_requirements(
+    result = package_requirements(
         environment,
         project / "requirements" / "requirements.txt",
         project / "out",
         constraints,
-        resolve=pr.pip_resolver([sys.executable, "-m", "pip"]),
+        resolve=pip_resolver([sys.executable, "-m", "pip"]),
     )
     assert result.ok and result.resolver == "pip"
     wheels = {w.name.lower(): w.wheel for w in result.wheels}

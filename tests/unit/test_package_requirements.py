@@ -13,15 +13,12 @@ from mwaa_local.cli import commands_packaging
 from mwaa_local.cli.commands_settings import Project
 from mwaa_local.cli.main import Group
 from mwaa_local.errors import MwaaLocalError
-from mwaa_local.packaging import package as pr
-from mwaa_local.packaging.package import (
-    Pin,
-    Resolution,
-    exclude_preinstalled,
-    package_requirements,
-    render_requirements,
-    wheel_fits_mwaa,
-)
+from mwaa_local.package_requirements import archive, resolve, tools
+from mwaa_local.package_requirements.package import exclude_preinstalled, package_requirements
+from mwaa_local.package_requirements.requirements_file import render_requirements
+from mwaa_local.package_requirements.resolve import Resolution
+from mwaa_local.package_requirements.tools import Pin
+from mwaa_local.package_requirements.wheels import pip_target_flags, wheel_fits_mwaa
 from mwaa_local.spec import versions
 from mwaa_local.spec.settings import Environment, LocalSettings
 
@@ -266,10 +263,10 @@ def test_missing_constraints_file_named_in_requirements_is_a_clear_error(project
 
 def test_default_sources(project):
     env = environment(project)
-    assert pr.default_requirements_file(env) == project / "requirements" / "requirements.txt"
-    assert pr.default_plugins_source(env) == project / "plugins"
+    assert archive.default_requirements_file(env) == project / "requirements" / "requirements.txt"
+    assert archive.default_plugins_source(env) == project / "plugins"
     (project / "plugins.zip").write_bytes(b"")
-    assert pr.default_plugins_source(env) == project / "plugins.zip"
+    assert archive.default_plugins_source(env) == project / "plugins.zip"
 
 
 # --- wheel tags and pip's output ----------------------------------------------------------------
@@ -297,7 +294,7 @@ def test_wheel_fits_mwaa(wheel, fits):
 
 
 def test_split_specs_keeps_extras_whole():
-    specs = pr._split_specs("apache-airflow[celery,statsd]==2.10.3, a==1 and b")
+    specs = resolve._split_specs("apache-airflow[celery,statsd]==2.10.3, a==1 and b")
     assert specs == ["apache-airflow[celery,statsd]==2.10.3", "a==1", "b"]
 
 
@@ -309,9 +306,9 @@ def test_pip_conflict_output_is_checked_for_missing_wheels(tmp_path):
         "    The user requested (constraint) dill==0.3.1.1\n"
     )
     probe = FakeDownloader(no_wheel={"dill"})
-    assert pr._without_wheels(output, tmp_path, "3.11", probe) == ["dill==0.3.1.1"]
+    assert resolve._without_wheels(output, tmp_path, "3.11", probe) == ["dill==0.3.1.1"]
     assert sorted(probe.asked) == ["apache-airflow[celery]==2.10.3", "dill==0.3.1.1"]
-    assert pr._without_wheels("No matching distribution found for a==1\n", tmp_path, "3.11",
+    assert resolve._without_wheels("No matching distribution found for a==1\n", tmp_path, "3.11",
                               probe) == ["a==1"]  # fmt: skip
 
 
@@ -323,7 +320,7 @@ def fake_pip(stderr: str, code: int = 1) -> list[str]:
 
 def test_downloader_reports_no_wheel_as_none(tmp_path):
     pip = fake_pip("ERROR: No matching distribution found for docopt==0.6.2\n")
-    download = pr.pip_downloader(pip)
+    download = tools.pip_downloader(pip)
     assert download(Pin("docopt", "0.6.2", "docopt==0.6.2"), tmp_path, "3.11") is None
 
 
@@ -332,14 +329,14 @@ def test_downloader_network_failure_is_a_clear_error(tmp_path):
         "WARNING: Retrying ... NewConnectionError('Failed to establish a new connection')\n"
         "ERROR: Could not find a version that satisfies the requirement six==1.16.0\n"
     )
-    download = pr.pip_downloader(pip)
+    download = tools.pip_downloader(pip)
     with pytest.raises(MwaaLocalError, match="could not reach the package index") as caught:
         download(Pin("six", "1.16.0", "six==1.16.0"), tmp_path, "3.11")
     assert "SSL_CERT_FILE" in caught.value.hint
 
 
 def test_pip_target_flags_name_mwaa_platform_and_python():
-    flags = pr._pip_target_flags("3.12")
+    flags = pip_target_flags("3.12")
     assert "--only-binary=:all:" in flags
     platforms = [flags[i + 1] for i, f in enumerate(flags) if f == "--platform"]
     assert {"manylinux2014_x86_64", "manylinux_2_28_x86_64", "any"} <= set(platforms)
