@@ -14,7 +14,6 @@ from mwaa_local.cli.commands_settings import Project
 from mwaa_local.cli.output import err, out, print_json, warn
 from mwaa_local.dags import test as dag_test
 from mwaa_local.dags.check import (
-    CheckRun,
     CheckTarget,
     check_target,
     host_folder,
@@ -23,6 +22,7 @@ from mwaa_local.dags.check import (
 )
 from mwaa_local.dags.report import exit_code, files_table, plugin_lines, summary, write_junit_xml
 from mwaa_local.runtime.engine import docker_client
+from mwaa_local.runtime.one_off import CommandRun
 from mwaa_local.runtime.stack import Stack
 
 
@@ -40,7 +40,7 @@ def add_host_paths(report: dict[str, Any], folder: Path) -> None:
         entry["host_path"] = str(host) if relative.startswith("..") else relative
 
 
-def run_check(project: Project, target: CheckTarget, verbose: bool) -> CheckRun:
+def run_check(project: Project, target: CheckTarget, verbose: bool) -> CommandRun:
     """In the running scheduler when it can see PATH, else in a one-off container."""
     environment = project.environment
     client = docker_client()
@@ -149,7 +149,7 @@ def print_line(line: str) -> None:
     sys.stdout.flush()
 
 
-def run_test(project: Project, request: dag_test.DagTestRequest) -> dag_test.DagTestRun:
+def run_test(project: Project, request: dag_test.DagTestRequest) -> CommandRun:
     """In the running scheduler, against the stack's database, else in a one-off container."""
     environment = project.environment
     client = docker_client()
@@ -193,9 +193,9 @@ def test_command(
     """
     run = run_test(project, dag_test.DagTestRequest(dag_id, conf, logical_date))
     dag_test.raise_for_report(run)
-    colour = "green" if run.succeeded else "red"
+    colour = "green" if dag_test.succeeded(run) else "red"
     err.print(f"[{colour}]{dag_test.summary(run)}[/]", highlight=False)
-    sys.exit(0 if run.succeeded else 1)
+    sys.exit(0 if dag_test.succeeded(run) else 1)
 
 
 COMMANDS = (dags,)

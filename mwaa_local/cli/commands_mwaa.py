@@ -10,12 +10,12 @@ from mwaa_local.cli.commands_image import ensure_image
 from mwaa_local.cli.commands_settings import Project
 from mwaa_local.cli.output import err, out, print_json
 from mwaa_local.runtime.engine import docker_client
-from mwaa_local.runtime.one_off import EphemeralRun, run_test_command
+from mwaa_local.runtime.one_off import CommandRun, run_test_command
 
 COMPONENTS = ("scheduler", "worker", "webserver")
 
 
-def run_in_image(project: Project, command: str, component: str, quiet: bool) -> EphemeralRun:
+def run_in_image(project: Project, command: str, component: str, quiet: bool) -> CommandRun:
     environment = project.environment
     client = docker_client()
     ensure_image(project, environment.airflow_version, client, quiet=quiet)

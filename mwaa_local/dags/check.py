@@ -2,16 +2,15 @@
 in a one-off container from the environment's image that first runs the start sequence."""
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 import docker
 
 from mwaa_local.container import paths
 from mwaa_local.mwaa.log_streams import read_phases
 from mwaa_local.runtime.line_stream import LineStream
-from mwaa_local.runtime.one_off import last_report
+from mwaa_local.runtime.one_off import CommandRun, last_report
 from mwaa_local.runtime.one_off import run_one_off as run_one_off_container
 from mwaa_local.runtime.stack import Stack
 from mwaa_local.spec.settings import Environment
@@ -35,14 +34,6 @@ class CheckTarget:
 
     def arguments(self) -> list[str]:
         return [str(self.path), "--dags-folder", str(self.dags_folder)]
-
-
-@dataclass
-class CheckRun:
-    exit_code: int
-    report: dict[str, Any]
-    where: str
-    phases: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _inside(path: Path, folder: Path) -> PurePosixPath | None:
@@ -79,13 +70,15 @@ def host_folder(target: CheckTarget, bucket: Path, dag_s3_path: str) -> Path:
     return bucket.resolve() / target.dags_folder.relative_to(paths.BUCKET_MOUNT)
 
 
-def run_in_scheduler(stack: Stack, target: CheckTarget, on_line: Callable[[str], None]) -> CheckRun:
+def run_in_scheduler(
+    stack: Stack, target: CheckTarget, on_line: Callable[[str], None]
+) -> CommandRun:
     """Sync the bucket's DAG folder into the running scheduler, then check there, with the
     scheduler's own environment (its startup script's exports included)."""
     command = ["python", "-m", "mwaa_local.container.dag_check", *target.arguments()]
     exit_code, stdout, tail = stack.exec_streaming("scheduler", command, on_line)
     where = f"the scheduler container {stack.container_for('scheduler').name}"
-    return CheckRun(exit_code, last_report(stdout, WHAT, tail), where)
+    return CommandRun(exit_code, last_report(stdout, WHAT, tail), where)
 
 
 def run_one_off(
@@ -93,7 +86,7 @@ def run_one_off(
     environment: Environment,
     target: CheckTarget,
     on_line: Callable[[str], None],
-) -> CheckRun:
+) -> CommandRun:
     """Check in a one-off container that runs the scheduler's start sequence first."""
     volumes = {}
     if target.mount is not None:
@@ -102,4 +95,4 @@ def run_one_off(
     command = [ONE_OFF_COMMAND, *target.arguments()]
     exit_code, stdout = run_one_off_container(client, environment, command, stderr, volumes)
     report = last_report(stdout, WHAT, "\n".join(stderr.tail))
-    return CheckRun(exit_code, report, "a one-off container", phases=read_phases(stdout))
+    return CommandRun(exit_code, report, phases=read_phases(stdout))

@@ -8,16 +8,14 @@ tests (dags/) read as they do in the project folder.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import docker
 
 from mwaa_local.container import paths
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.runtime.line_stream import LineStream
-from mwaa_local.runtime.one_off import last_json_line, run_one_off
+from mwaa_local.runtime.one_off import CommandRun, last_json_line, run_one_off
 from mwaa_local.spec.settings import Environment
 
 ONE_OFF_COMMAND = "project-pytest"
@@ -26,12 +24,6 @@ TESTS_FOLDER = "tests"
 CONFIG_FILES = ("pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg", "conftest.py")
 # The mounts are read-only: no .pytest_cache, no __pycache__ in the user's folder.
 READ_ONLY_OPTIONS = ["-p", "no:cacheprovider"]
-
-
-@dataclass
-class PytestRun:
-    exit_code: int
-    report: dict[str, Any]
 
 
 def tests_folder(project_dir: Path) -> Path:
@@ -59,7 +51,7 @@ def pytest_arguments(args: tuple[str, ...] | list[str]) -> list[str]:
     return [*READ_ONLY_OPTIONS, *args]
 
 
-def outcome(exit_code: int, stdout: str, tail: str) -> PytestRun:
+def outcome(exit_code: int, stdout: str, tail: str) -> CommandRun:
     """pytest's exit code; an error when the run never reached pytest."""
     report = last_json_line(stdout)
     if report is None:
@@ -73,7 +65,7 @@ def outcome(exit_code: int, stdout: str, tail: str) -> PytestRun:
             hint="The output above says more; the start sequence alone: "
             "mwaa-local test-requirements / mwaa-local test-startup-script",
         )
-    return PytestRun(int(report.get("exit_code", exit_code)), report)
+    return CommandRun(int(report.get("exit_code", exit_code)), report)
 
 
 def run_pytest(
@@ -81,7 +73,7 @@ def run_pytest(
     environment: Environment,
     args: tuple[str, ...] | list[str],
     on_line: Callable[[str], None],
-) -> PytestRun:
+) -> CommandRun:
     stderr = LineStream(on_line)
     command = [ONE_OFF_COMMAND, *pytest_arguments(args)]
     mounts = project_mounts(environment.project_dir)

@@ -13,7 +13,7 @@ import docker
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.objects.rest_client import AirflowApiError
 from mwaa_local.runtime.line_stream import LineStream
-from mwaa_local.runtime.one_off import last_report
+from mwaa_local.runtime.one_off import ONE_OFF, CommandRun, last_report
 from mwaa_local.runtime.one_off import run_one_off as run_one_off_container
 from mwaa_local.runtime.stack import Stack
 from mwaa_local.spec.settings import Environment
@@ -41,15 +41,8 @@ class DagTestRequest:
         return arguments
 
 
-@dataclass
-class DagTestRun:
-    exit_code: int
-    report: dict[str, Any]
-    where: str
-
-    @property
-    def succeeded(self) -> bool:
-        return self.report.get("outcome") == "success"
+def succeeded(run: CommandRun) -> bool:
+    return run.report.get("outcome") == "success"
 
 
 def parse_conf(text: str) -> dict[str, Any]:
@@ -96,11 +89,11 @@ def refuse_unpaused(dag_id: str) -> MwaaLocalError:
 
 def run_in_scheduler(
     stack: Stack, request: DagTestRequest, on_line: Callable[[str], None]
-) -> DagTestRun:
+) -> CommandRun:
     command = [*MODULE, *request.arguments()]
     exit_code, stdout, tail = stack.exec_streaming("scheduler", command, on_line)
     where = f"the scheduler container {stack.container_for('scheduler').name}"
-    return DagTestRun(exit_code, last_report(stdout, WHAT, tail), where)
+    return CommandRun(exit_code, last_report(stdout, WHAT, tail), where)
 
 
 def run_one_off(
@@ -108,12 +101,12 @@ def run_one_off(
     environment: Environment,
     request: DagTestRequest,
     on_line: Callable[[str], None],
-) -> DagTestRun:
+) -> CommandRun:
     stderr = LineStream(on_line)
     command = [ONE_OFF_COMMAND, *request.arguments()]
     exit_code, stdout = run_one_off_container(client, environment, command, stderr)
     report = last_report(stdout, WHAT, "\n".join(stderr.tail))
-    return DagTestRun(exit_code, report, "a one-off container with a throwaway SQLite database")
+    return CommandRun(exit_code, report, f"{ONE_OFF} with a throwaway SQLite database")
 
 
 def not_found_hint(report: dict[str, Any]) -> str:
@@ -137,7 +130,7 @@ def not_found_hint(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def raise_for_report(run: DagTestRun) -> None:
+def raise_for_report(run: CommandRun) -> None:
     """An error for a run that did not happen: no such DAG, a start sequence or Airflow error.
     A run that happened and failed is an outcome, not an error."""
     report = run.report
@@ -160,7 +153,7 @@ def raise_for_report(run: DagTestRun) -> None:
         )
 
 
-def summary(run: DagTestRun) -> str:
+def summary(run: CommandRun) -> str:
     report = run.report
     seconds = report.get("seconds")
     took = f" in {seconds:.1f} s" if isinstance(seconds, int | float) else ""

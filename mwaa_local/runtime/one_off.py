@@ -3,7 +3,7 @@
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import docker
@@ -20,11 +20,18 @@ from mwaa_local.runtime.stack import (
 )
 from mwaa_local.spec.settings import Environment
 
+ONE_OFF = "a one-off container"
+
 
 @dataclass
-class EphemeralRun:
+class CommandRun:
+    """An in-container command's exit code and its report (the last JSON line it printed), where
+    it ran, and the start-sequence phases it reported on the way."""
+
     exit_code: int
     report: dict[str, Any]
+    where: str = ONE_OFF
+    phases: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def run_one_off(
@@ -71,10 +78,10 @@ def run_test_command(
     command: str,
     component: str,
     on_line: Callable[[str], None],
-) -> EphemeralRun:
+) -> CommandRun:
     """Run an in-container test command, streaming its log; return its exit code and report."""
     exit_code, stdout = run_one_off(client, environment, [command, component], LineStream(on_line))
-    return EphemeralRun(exit_code, last_report(stdout, command))
+    return CommandRun(exit_code, last_report(stdout, command))
 
 
 def last_json_line(stdout: str) -> dict[str, Any] | None:

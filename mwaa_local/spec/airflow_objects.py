@@ -6,7 +6,6 @@ where known, the object and the key; it never repeats a password, an extra or a 
 a message. `dump_objects()` writes the same schema back (used by `mwaa-local objects export`).
 """
 
-import difflib
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -18,6 +17,14 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import yaml
 
 from mwaa_local.errors import SettingsError
+from mwaa_local.spec.validation import (
+    Rejected,
+    did_you_mean,
+    port_number,
+    show,
+    whole_number,
+    yaml_problem,
+)
 
 OBJECTS_FILE_NAME = "airflow-objects.yaml"
 MASK = "***"
@@ -213,10 +220,6 @@ def _find_placeholders(value: Any, masked: Any, path: str) -> list[str]:
 # --- connection URIs and JSON -------------------------------------------------------------------
 
 
-class _Rejected(ValueError):
-    """A value is not acceptable; the message never includes the value."""
-
-
 def normalize_conn_type(conn_type: str) -> str:
     # airflow.models.connection.Connection._normalize_conn_type
     if conn_type == "postgresql":
@@ -228,28 +231,28 @@ def parse_connection_uri(uri: str) -> dict[str, Any]:
     """The fields of an Airflow connection URI, as Connection._parse_from_uri reads them."""
     schemes = uri.count("://")
     if schemes == 0 or schemes > 2:
-        raise _Rejected("is not an Airflow connection URI (conn-type://login:password@host/...)")
+        raise Rejected("is not an Airflow connection URI (conn-type://login:password@host/...)")
     try:
         return _uri_fields(uri, with_protocol=schemes == 2)
     except ValueError as exc:
-        if isinstance(exc, _Rejected):
+        if isinstance(exc, Rejected):
             raise
         # urlsplit's messages (e.g. "Invalid IPv6 URL") never quote the URI.
-        raise _Rejected(f"is not a valid URI ({exc})") from None
+        raise Rejected(f"is not a valid URI ({exc})") from None
 
 
 def _uri_fields(uri: str, with_protocol: bool) -> dict[str, Any]:
     scheme = urlsplit(uri).scheme
     if not scheme:
-        raise _Rejected("has no connection type (the URI scheme)")
+        raise Rejected("has no connection type (the URI scheme)")
     rest = uri.replace(f"{scheme}://", "" if with_protocol else "//")
     if with_protocol and re.search(r"[@:]", rest.split("://", 1)[0]):
-        raise _Rejected("is not an Airflow connection URI (a protocol in the host part?)")
+        raise Rejected("is not an Airflow connection URI (a protocol in the host part?)")
     parts = urlsplit(rest)
     try:
         port = parts.port
     except ValueError:
-        raise _Rejected("has a port that is not a number from 0 to 65535") from None
+        raise Rejected("has a port that is not a number from 0 to 65535") from None
     host = _uri_hostname(parts)
     if host and with_protocol:
         host = f"{parts.scheme}://{host}"
@@ -305,22 +308,12 @@ class _Problems:
         return self.current_line
 
 
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _did_you_mean(key: Any, candidates: Iterable[str]) -> str:
-    match = difflib.get_close_matches(str(key), list(candidates), n=1, cutoff=0.6)
-    return f"; did you mean {match[0]!r}?" if match else ""
-
-
 def _unknown_keys(raw: Mapping, known: Iterable[str], path: tuple, problems: _Problems) -> None:
     known = tuple(known)
     for key in raw:
         if key not in known:
             problems.add(
-                (*path, key), f"unknown key{_did_you_mean(key, known)} (known: {', '.join(known)})"
+                (*path, key), f"unknown key{did_you_mean(key, known)} (known: {', '.join(known)})"
             )
 
 
@@ -331,18 +324,17 @@ def _text_field(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise _Rejected(f"is a {type(value).__name__}, not a string")
+        raise Rejected(f"is a {type(value).__name__}, not a string")
     return str(value) or None
 
 
 def _port(value: Any) -> int | None:
     if value is None or value == "":
         return None
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
-        raise _Rejected(f"{_show(value)} is not a port number (1-65535)")
-    return value
+    try:
+        return port_number(value)
+    except Rejected as exc:
+        raise Rejected(f"{show(value, 60)} {exc}") from exc
 
 
 def _extra(value: Any) -> dict[str, Any] | None:
@@ -352,9 +344,9 @@ def _extra(value: Any) -> dict[str, Any] | None:
         try:
             value = json.loads(value)
         except ValueError:
-            raise _Rejected("is not JSON; write a mapping or a JSON object") from None
+            raise Rejected("is not JSON; write a mapping or a JSON object") from None
     if not isinstance(value, dict):
-        raise _Rejected("is not a mapping or a JSON object, as Airflow requires")
+        raise Rejected("is not a mapping or a JSON object, as Airflow requires")
     return value or None
 
 
@@ -387,7 +379,7 @@ def _connection(
     for key, parse in CONNECTION_PARSERS.items():
         try:
             values[key] = parse(fields.get(key))
-        except _Rejected as exc:
+        except Rejected as exc:
             problems.add((*path, key), str(exc))
     if "conn_type" in values and not values["conn_type"]:
         problems.add((*path, "conn_type"), "is missing; Airflow needs a connection type")
@@ -427,7 +419,7 @@ def _connection_from_text(
     if not text.lstrip().startswith("{"):
         try:
             fields = parse_connection_uri(text)
-        except _Rejected as exc:
+        except Rejected as exc:
             problems.add(path, f"the URI {exc}")
             return None
         return _connection(conn_id, fields, path, problems, names)
@@ -452,13 +444,13 @@ def _variable_text(value: Any) -> str:
     if isinstance(value, str):
         return value
     if value is None:
-        raise _Rejected("has no value")
+        raise Rejected("has no value")
     try:
         # `airflow variables set --json` / import store non-strings as json.dumps(value, indent=2).
         return json.dumps(value, indent=2)
     except (TypeError, ValueError):
         kind = type(value).__name__
-        raise _Rejected(f"is a {kind}, not a string or JSON value; quote it") from None
+        raise Rejected(f"is a {kind}, not a string or JSON value; quote it") from None
 
 
 def _variable(
@@ -474,11 +466,11 @@ def _variable(
         raw, description = raw["value"], raw["description"]
         try:
             description = _text_field(description)
-        except _Rejected as exc:
+        except Rejected as exc:
             problems.add((*path, "description"), str(exc))
     try:
         text = _variable_text(raw)
-    except _Rejected as exc:
+    except Rejected as exc:
         problems.add(path, str(exc))
         return None
     try:
@@ -500,11 +492,13 @@ def _variable(
 
 
 def _slots(value: Any) -> int:
-    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < -1:
-        raise _Rejected(f"{_show(value)} is not a whole number >= -1 (-1 means unlimited)")
-    return value
+    try:
+        number = whole_number(value)
+    except Rejected:
+        number = -2
+    if number < -1:
+        raise Rejected(f"{show(value, 60)} is not a whole number >= -1 (-1 means unlimited)")
+    return number
 
 
 def _pool(name: Any, raw: Any, path: tuple, problems: _Problems) -> PoolSpec | None:
@@ -527,7 +521,7 @@ def _pool(name: Any, raw: Any, path: tuple, problems: _Problems) -> PoolSpec | N
     if isinstance(deferred, bool):
         values["include_deferred"] = deferred
     else:
-        problems.add((*path, "include_deferred"), f"{_show(deferred)} is not true or false")
+        problems.add((*path, "include_deferred"), f"{show(deferred, 60)} is not true or false")
     if name == DEFAULT_POOL and values.get("description") is not None:
         problems.add(
             (*path, "description"),
@@ -548,7 +542,7 @@ def _parse_into(
 ) -> None:
     try:
         values[key] = parse(raw)
-    except _Rejected as exc:
+    except Rejected as exc:
         problems.add((*path, key), str(exc))
 
 
@@ -562,7 +556,7 @@ def parse_objects_yaml(
         data = yaml.safe_load(text)
         lines = _key_lines(yaml.compose(text, Loader=yaml.SafeLoader))
     except yaml.YAMLError as exc:
-        raise ObjectsFileError([_yaml_problem(exc)], source) from None
+        raise ObjectsFileError([yaml_problem(exc)], source) from None
     if data is None:
         return AirflowObjects()
     problems = _Problems(lines)
@@ -628,15 +622,6 @@ def _key_value(node: yaml.ScalarNode) -> Any:
         return node.value
 
 
-def _yaml_problem(exc: yaml.YAMLError) -> str:
-    # `problem` names what is wrong without quoting the line, which may hold a password.
-    mark = getattr(exc, "problem_mark", None)
-    what = getattr(exc, "problem", None) or "invalid YAML"
-    if mark is None:
-        return f"invalid YAML: {what}"
-    return f"line {mark.line + 1}, column {mark.column + 1}: invalid YAML: {what}"
-
-
 # --- the env file -------------------------------------------------------------------------------
 
 
@@ -656,7 +641,7 @@ def parse_env_file(
         path = (name,)
         try:
             value = _dotenv_value(raw)
-        except _Rejected as exc:
+        except Rejected as exc:
             problems.add(path, str(exc))
             continue
         _env_object(name, value, path, objects, problems, names)
@@ -704,7 +689,7 @@ def _dotenv_value(raw: str) -> str:
         body = r"'([^']*)'" if quote == "'" else r'"((?:[^"\\]|\\.)*)"'
         match = re.fullmatch(body + r"\s*(?:#.*)?", value)
         if not match:
-            raise _Rejected(f"has an opening {quote} without a closing one")
+            raise Rejected(f"has an opening {quote} without a closing one")
         text = match.group(1)
         return _double_quoted(text) if quote == '"' else text
     return re.split(r"\s+#", value, maxsplit=1)[0]

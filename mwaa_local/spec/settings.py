@@ -5,7 +5,6 @@ value against MWAA's documented patterns and ranges (../shared/reference/mwaa-be
 4, 5 and 6.2). It reports every problem at once, one line per problem.
 """
 
-import difflib
 import ipaddress
 import os
 import re
@@ -21,6 +20,14 @@ from mwaa_local.errors import MwaaLocalError, SettingsError
 from mwaa_local.mwaa.airflow_config import FORBIDDEN_OPTIONS, IGNORED_OPTIONS, MWAA_OWNED_OPTIONS
 from mwaa_local.spec import versions
 from mwaa_local.spec.classes import DEFAULT_CLASS, ENVIRONMENT_CLASSES, EnvironmentClass
+from mwaa_local.spec.validation import (
+    Rejected,
+    did_you_mean,
+    port_number,
+    show,
+    whole_number,
+    yaml_problem,
+)
 from mwaa_local.spec.versions import AirflowVersion
 
 SETTINGS_FILE_NAME = "mwaa-local.yaml"
@@ -251,7 +258,7 @@ def _read_settings_file(path: Path, explicit: bool) -> dict | None:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise SettingsError([_yaml_problem(exc)], source=str(path)) from exc
+        raise SettingsError([yaml_problem(exc)], source=str(path)) from exc
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -264,19 +271,7 @@ def _read_settings_file(path: Path, explicit: bool) -> dict | None:
     return data
 
 
-def _yaml_problem(exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    what = getattr(exc, "problem", None) or str(exc)
-    if mark is None:
-        return f"invalid YAML: {what}"
-    return f"line {mark.line + 1}, column {mark.column + 1}: invalid YAML: {what}"
-
-
 # --- checking values ----------------------------------------------------------------------------
-
-
-class _Rejected(Exception):
-    """A value breaks a rule; the message states the rule, e.g. 'is not a port number (1-65535)'."""
 
 
 class _Checker:
@@ -290,41 +285,20 @@ class _Checker:
             return None
         try:
             return parse(raw)
-        except _Rejected as exc:
-            self.problems.append(f"{label}: {_show(raw)} {exc}")
+        except Rejected as exc:
+            self.problems.append(f"{label}: {show(raw)} {exc}")
             return None
-
-
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _did_you_mean(key: Any, candidates: list[str]) -> str:
-    by_lower = {c.lower(): c for c in candidates}
-    match = difflib.get_close_matches(str(key).lower(), list(by_lower), n=1, cutoff=0.6)
-    return f"; did you mean {by_lower[match[0]]!r}?" if match else ""
-
-
-def _whole_number(value: Any) -> int:
-    if isinstance(value, bool):
-        raise _Rejected("is not a whole number")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
-        return int(value)
-    raise _Rejected("is not a whole number")
 
 
 def _text(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise _Rejected("is not a non-empty string")
+        raise Rejected("is not a non-empty string")
     return value
 
 
 def _mapping(value: Any) -> dict:
     if not isinstance(value, Mapping):
-        raise _Rejected("is not a mapping")
+        raise Rejected("is not a mapping")
     return dict(value)
 
 
@@ -334,7 +308,7 @@ def _scalar_text(value: Any) -> str:
         return value
     if isinstance(value, bool | int | float | date):
         return str(value)
-    raise _Rejected("is not a single value (a string, number or boolean)")
+    raise Rejected("is not a single value (a string, number or boolean)")
 
 
 # --- top-level settings -------------------------------------------------------------------------
@@ -342,7 +316,7 @@ def _scalar_text(value: Any) -> str:
 
 def _name(value: Any) -> str:
     if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value) or len(value) > NAME_MAX:
-        raise _Rejected(
+        raise Rejected(
             "does not match MWAA's Name pattern [a-zA-Z][0-9a-zA-Z-_]* "
             f"(1 to {NAME_MAX} characters)"
         )
@@ -353,7 +327,7 @@ def _airflow_version(value: Any) -> AirflowVersion:
     try:
         return versions.airflow_version(str(value))
     except MwaaLocalError:
-        raise _Rejected(
+        raise Rejected(
             "is not an Airflow version MWAA supports; use one of "
             + ", ".join(versions.supported_names())
         ) from None
@@ -361,22 +335,22 @@ def _airflow_version(value: Any) -> AirflowVersion:
 
 def _environment_class(value: Any) -> str:
     if not isinstance(value, str) or value not in ENVIRONMENT_CLASSES:
-        raise _Rejected("is not an environment class; use one of " + ", ".join(ENVIRONMENT_CLASSES))
+        raise Rejected("is not an environment class; use one of " + ", ".join(ENVIRONMENT_CLASSES))
     return value
 
 
 def _bucket_key(value: Any, suffix: str | None = None) -> str:
     """A key relative to the bucket that stays inside it."""
     if not isinstance(value, str) or not value.strip():
-        raise _Rejected("is not a non-empty path relative to the bucket")
+        raise Rejected("is not a non-empty path relative to the bucket")
     if value.startswith(S3_SCHEME):
-        raise _Rejected("is an S3 URL; give the path relative to the bucket, e.g. dags")
+        raise Rejected("is an S3 URL; give the path relative to the bucket, e.g. dags")
     if value.startswith("/"):
-        raise _Rejected("starts with '/'; give the path relative to the bucket, e.g. dags")
+        raise Rejected("starts with '/'; give the path relative to the bucket, e.g. dags")
     if ".." in value.split("/"):
-        raise _Rejected("contains '..'; the path must stay inside the bucket")
+        raise Rejected("contains '..'; the path must stay inside the bucket")
     if suffix and not value.endswith(suffix):
-        raise _Rejected(f"does not end with {suffix}")
+        raise Rejected(f"does not end with {suffix}")
     return value
 
 
@@ -385,16 +359,16 @@ def _object_version(value: Any) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str) or not value:
-        raise _Rejected("is not an S3 object version (a non-empty string)")
+        raise Rejected("is not an S3 object version (a non-empty string)")
     if len(value.encode("utf-8")) > OBJECT_VERSION_MAX_BYTES:
-        raise _Rejected(f"is longer than MWAA's limit of {OBJECT_VERSION_MAX_BYTES} bytes")
+        raise Rejected(f"is longer than MWAA's limit of {OBJECT_VERSION_MAX_BYTES} bytes")
     return value
 
 
 def _one_of(choices: tuple[str, ...]) -> Callable[[Any], str]:
     def parse(value: Any) -> str:
         if value not in choices:
-            raise _Rejected("is not one of " + ", ".join(choices))
+            raise Rejected("is not one of " + ", ".join(choices))
         return value
 
     return parse
@@ -402,7 +376,7 @@ def _one_of(choices: tuple[str, ...]) -> Callable[[Any], str]:
 
 def _maintenance_window(value: Any) -> str:
     if not isinstance(value, str) or not MAINTENANCE_WINDOW_PATTERN.fullmatch(value):
-        raise _Rejected(
+        raise Rejected(
             "does not match MWAA's pattern DAY:HH:MM (MON..SUN, 00-23, minutes 00 or 30; "
             "e.g. SUN:14:00)"
         )
@@ -412,12 +386,12 @@ def _maintenance_window(value: Any) -> str:
 def _source_bucket_arn(value: Any) -> str:
     if isinstance(value, str) and value.endswith("/"):
         # mwaa-behaviour.md 9 row 3: a trailing '/' fails creation.
-        raise _Rejected(
+        raise Rejected(
             "ends with '/'; MWAA rejects it with \"service, partition, or resource must be "
             'passed" (remove the trailing slash)'
         )
     if not isinstance(value, str) or not BUCKET_ARN_PATTERN.fullmatch(value):
-        raise _Rejected("is not an S3 bucket ARN like arn:aws:s3:::my-airflow-bucket")
+        raise Rejected("is not an S3 bucket ARN like arn:aws:s3:::my-airflow-bucket")
     return value
 
 
@@ -487,7 +461,7 @@ def _check_top_level_keys(raw: dict, check: _Checker) -> None:
                 f"{key}: is a mwaa-local setting; put it under Local: (Local.{key})"
             )
             continue
-        suggestion = _did_you_mean(key, [*SETTINGS_KEYS, LOCAL_KEY])
+        suggestion = did_you_mean(key, [*SETTINGS_KEYS, LOCAL_KEY])
         check.problems.append(
             f"{key}: unknown setting{suggestion or '; settings use MWAA CreateEnvironment names'}"
         )
@@ -501,13 +475,13 @@ def _configuration_options(raw: Any, check: _Checker) -> dict[str, str]:
     if raw is None:
         return {}
     if not isinstance(raw, Mapping):
-        check.problems.append(f"{label}: {_show(raw)} is not a mapping of section.key: value")
+        check.problems.append(f"{label}: {show(raw)} is not a mapping of section.key: value")
         return {}
     options: dict[str, str] = {}
     for key, value in raw.items():
         key_problem = _option_key_problem(key)
         if key_problem:
-            check.problems.append(f"{label}: key {_show(key)} {key_problem}")
+            check.problems.append(f"{label}: key {show(key)} {key_problem}")
             continue
         if value is None:
             check.problems.append(
@@ -542,9 +516,9 @@ def _option_value(value: Any) -> str:
     # mwaa-behaviour.md 4.1: values are 1-65,536 characters matching [ -~]+.
     text = _scalar_text(value)
     if not text or len(text) > OPTION_VALUE_MAX:
-        raise _Rejected(f"is not 1 to {OPTION_VALUE_MAX} characters long")
+        raise Rejected(f"is not 1 to {OPTION_VALUE_MAX} characters long")
     if not OPTION_VALUE_PATTERN.fullmatch(text):
-        raise _Rejected("holds characters outside MWAA's pattern [ -~]+ (printable ASCII)")
+        raise Rejected("holds characters outside MWAA's pattern [ -~]+ (printable ASCII)")
     return text
 
 
@@ -586,9 +560,9 @@ def _check_worker_autoscale(
 
 
 def _workers(value: Any) -> int:
-    number = _whole_number(value)
+    number = whole_number(value)
     if not 1 <= number <= WORKERS_QUOTA_MAX:
-        raise _Rejected(
+        raise Rejected(
             f"is out of range; MWAA accepts 1 to {WORKERS_CONSOLE_MAX} "
             f"(quota adjustable to {WORKERS_QUOTA_MAX})"
         )
@@ -599,10 +573,10 @@ def _class_range(bounds: tuple[int, int, int], class_name: str) -> Callable[[Any
     low, high, _ = bounds
 
     def parse(value: Any) -> int:
-        number = _whole_number(value)
+        number = whole_number(value)
         if not low <= number <= high:
             accepts = f"only {low}" if low == high else f"{low} to {high}"
-            raise _Rejected(f"is out of range for {class_name}; MWAA accepts {accepts}")
+            raise Rejected(f"is out of range for {class_name}; MWAA accepts {accepts}")
         return number
 
     return parse
@@ -648,9 +622,9 @@ def _counts(raw: dict, env_class: EnvironmentClass | None, check: _Checker) -> d
 
 
 def _positive_count(value: Any) -> int:
-    number = _whole_number(value)
+    number = whole_number(value)
     if number < 1:
-        raise _Rejected("is out of range; MWAA needs at least 1")
+        raise Rejected("is out of range; MWAA needs at least 1")
     return number
 
 
@@ -709,14 +683,14 @@ def _tags(raw: Any, check: _Checker) -> dict[str, str]:
     if raw is None:
         return {}
     if not isinstance(raw, Mapping):
-        check.problems.append(f"Tags: {_show(raw)} is not a mapping of key: value")
+        check.problems.append(f"Tags: {show(raw)} is not a mapping of key: value")
         return {}
     if len(raw) > TAGS_MAX:
         check.problems.append(f"Tags: {len(raw)} tags; MWAA accepts at most {TAGS_MAX}")
     tags: dict[str, str] = {}
     for key, value in raw.items():
         if not isinstance(key, str) or not 1 <= len(key) <= TAG_KEY_MAX:
-            check.problems.append(f"Tags: key {_show(key)} is not a string of 1 to {TAG_KEY_MAX}")
+            check.problems.append(f"Tags: key {show(key)} is not a string of 1 to {TAG_KEY_MAX}")
             continue
         text = check.value(f"Tags: {key}", "" if value is None else value, _tag_value)
         if text is not None:
@@ -727,30 +701,20 @@ def _tags(raw: Any, check: _Checker) -> dict[str, str]:
 def _tag_value(value: Any) -> str:
     text = _scalar_text(value)
     if len(text) > TAG_VALUE_MAX:
-        raise _Rejected(f"is longer than MWAA's limit of {TAG_VALUE_MAX} characters")
+        raise Rejected(f"is longer than MWAA's limit of {TAG_VALUE_MAX} characters")
     return text
 
 
 # --- Local --------------------------------------------------------------------------------------
 
 
-def _port(value: Any) -> int:
-    try:
-        number = _whole_number(value)
-    except _Rejected:
-        number = 0
-    if not 1 <= number <= 65535:
-        raise _Rejected("is not a port number (1-65535)")
-    return number
-
-
 def _positive_seconds(value: Any) -> int:
     try:
-        number = _whole_number(value)
-    except _Rejected:
+        number = whole_number(value)
+    except Rejected:
         number = 0
     if number < 1:
-        raise _Rejected("is not a positive whole number of seconds")
+        raise Rejected("is not a positive whole number of seconds")
     return number
 
 
@@ -764,7 +728,7 @@ def _positive_interval(value: Any) -> float:
         except ValueError:
             number = 0.0
     if not number > 0 or number == float("inf"):
-        raise _Rejected("is not a positive number of seconds")
+        raise Rejected("is not a positive number of seconds")
     return number
 
 
@@ -772,20 +736,20 @@ def _ip_address(value: Any) -> str:
     try:
         return str(ipaddress.ip_address(str(value).strip()))
     except ValueError:
-        raise _Rejected("is not an IP address (e.g. 127.0.0.1 or 0.0.0.0)") from None
+        raise Rejected("is not an IP address (e.g. 127.0.0.1 or 0.0.0.0)") from None
 
 
 def _bucket(value: Any) -> str:
     text = _text(value)
     if text.startswith(S3_SCHEME) and not text[len(S3_SCHEME) :].strip("/"):
-        raise _Rejected("is not a folder or an s3://bucket/prefix URL")
+        raise Rejected("is not a folder or an s3://bucket/prefix URL")
     return text
 
 
 def _endpoint_url(value: Any) -> str:
     text = _text(value)
     if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", text):
-        raise _Rejected("is not an http(s) URL such as http://localhost:4566")
+        raise Rejected("is not an http(s) URL such as http://localhost:4566")
     return text.rstrip("/")
 
 
@@ -802,7 +766,7 @@ LOCAL_FIELDS: dict[str, Callable[[Any], Any]] = {
     "CaBundle": _path,
     "Bucket": _bucket,
     "BindAddress": _ip_address,
-    "WebserverPort": _port,
+    "WebserverPort": port_number,
     "AdminUsername": _text,
     "AdminPassword": _text,
     "StartupScriptTimeout": _positive_seconds,
@@ -828,12 +792,12 @@ def _local_settings(
 ) -> LocalSettings:
     """Local settings: MWAA_LOCAL_* variable beats the file's Local: mapping beats the default."""
     if raw is not None and not isinstance(raw, Mapping):
-        check.problems.append(f"{LOCAL_KEY}: {_show(raw)} is not a mapping")
+        check.problems.append(f"{LOCAL_KEY}: {show(raw)} is not a mapping")
         raw = None
     raw = raw or {}
     for key in raw:
         if key not in LOCAL_FIELDS:
-            suggestion = _did_you_mean(key, list(LOCAL_FIELDS))
+            suggestion = did_you_mean(key, list(LOCAL_FIELDS))
             check.problems.append(f"{LOCAL_KEY}.{key}: unknown setting{suggestion}")
 
     values: dict[str, Any] = {}

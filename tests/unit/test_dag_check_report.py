@@ -13,7 +13,7 @@ from rich.console import Console
 from mwaa_local.cli import commands_dags
 from mwaa_local.cli.commands_settings import Project
 from mwaa_local.dags import report as rendering
-from mwaa_local.dags.check import CheckRun
+from mwaa_local.runtime.one_off import CommandRun
 
 TIMEOUT_MESSAGE = (
     "AirflowTaskTimeout: DagBag import timeout for /usr/local/airflow/dags/slow_import.py after "
@@ -222,7 +222,7 @@ def invoke(project, monkeypatch, report, *args, exit_code=None):
     def fake_run_check(project, target, verbose):
         calls.append(target)
         code = rendering.exit_code(report) if exit_code is None else exit_code
-        return CheckRun(code, copy.deepcopy(report), "a one-off container")
+        return CommandRun(code, copy.deepcopy(report), "a one-off container")
 
     monkeypatch.setattr(commands_dags, "run_check", fake_run_check)
     group = click.Group(commands=list(commands_dags.COMMANDS))

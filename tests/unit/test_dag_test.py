@@ -10,15 +10,15 @@ from mwaa_local.container import dag_test as in_container
 from mwaa_local.dags.test import (
     WHAT,
     DagTestRequest,
-    DagTestRun,
     not_found_hint,
     parse_conf,
     parse_logical_date,
     raise_for_report,
+    succeeded,
     summary,
 )
 from mwaa_local.errors import MwaaLocalError
-from mwaa_local.runtime.one_off import last_report
+from mwaa_local.runtime.one_off import CommandRun, last_report
 
 FINISHED_2 = (
     "[2026-11-22T07:30:15.377+0000] {dagrun.py:905} INFO - DagRun Finished: dag_id=fail_dag, "
@@ -202,14 +202,14 @@ def test_last_report_is_the_last_json_line():
 
 
 def run(report, exit_code=1):
-    return DagTestRun(exit_code, {"dag_id": "d", **report}, "a one-off container")
+    return CommandRun(exit_code, {"dag_id": "d", **report}, "a one-off container")
 
 
 def test_success_and_failure_are_outcomes_not_errors():
     raise_for_report(run({"outcome": "success", "state": "success"}, 0))
     raise_for_report(run({"outcome": "failed", "state": "failed"}))
-    assert run({"outcome": "success"}, 0).succeeded
-    assert not run({"outcome": "failed"}).succeeded
+    assert succeeded(run({"outcome": "success"}, 0))
+    assert not succeeded(run({"outcome": "failed"}))
 
 
 def test_not_found_lists_similar_ids_and_broken_files():

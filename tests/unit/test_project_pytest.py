@@ -12,8 +12,8 @@ from mwaa_local.cli import commands_image, commands_pytest
 from mwaa_local.cli.commands_settings import Project
 from mwaa_local.container import project_pytest as pytest_runner
 from mwaa_local.dags import project_tests as project_pytest
-from mwaa_local.dags.project_tests import PytestRun
 from mwaa_local.errors import MwaaLocalError
+from mwaa_local.runtime.one_off import CommandRun
 
 
 def test_mounts_tests_and_pytest_config_read_only_under_airflow_home(tmp_path):
@@ -98,7 +98,7 @@ def test_args_pass_through_to_pytest(tmp_path, monkeypatch):
 
     def fake_run(client, environment, args, on_line):
         seen["args"] = args
-        return PytestRun(5, {"exit_code": 5})
+        return CommandRun(5, {"exit_code": 5})
 
     monkeypatch.setattr(commands_pytest, "docker_client", lambda: None)
     monkeypatch.setattr(commands_image, "find_image", lambda client, version: object())
