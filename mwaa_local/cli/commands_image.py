@@ -1,17 +1,20 @@
 """`mwaa-local build-image`."""
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import docker
 from rich.live import Live
 from rich.text import Text
 
 from mwaa_local.cli.commands_settings import Project
 from mwaa_local.cli.output import err, out
 from mwaa_local.runtime.engine import docker_client
-from mwaa_local.runtime.image import ImageBuild, build_image, find_ca_bundle, find_image
+from mwaa_local.runtime.image import build_image, find_image, image_build
 from mwaa_local.spec import versions
+
+if TYPE_CHECKING:
+    import docker
 
 
 @click.command("build-image")
@@ -45,13 +48,7 @@ def build_for(
     quiet: bool = False,
 ) -> None:
     """Build the image for `version` with the project's settings, showing the build log."""
-    local = project.environment.local
-    build = ImageBuild(
-        version=version,
-        base_image=base_image or local.base_image,
-        ca_bundle=find_ca_bundle(ca_bundle or local.ca_bundle),
-        constraints_mirror=local.constraints_mirror,
-    )
+    build = image_build(project.environment.local, version, base_image, ca_bundle)
     client = docker_client()
     err.print(
         f"Building {build.tag} (Airflow {build.version.airflow}, Python {build.version.python}) "
@@ -71,12 +68,13 @@ def build_for(
 def ensure_image(
     project: Project,
     version: versions.AirflowVersion,
-    client: docker.DockerClient,
+    client: "docker.DockerClient",
     quiet: bool = False,
 ) -> None:
-    """Build the image for `version` unless this mwaa-local already built it (find_image: an
-    image from another mwaa_local package counts as missing)."""
-    if find_image(client, version) is None:
+    """Build the image for `version` unless it was built from the same context (find_image: an
+    image from another Dockerfile, package, base or constraints counts as missing)."""
+    build = image_build(project.environment.local, version)
+    if find_image(client, build, project.cache_dir) is None:
         build_for(project, version, quiet=quiet)
 
 

@@ -102,7 +102,7 @@ def start_command(project: Project, foreground: bool, timeout: int) -> None:
         warn(f"Started on the applied versions; not applied yet: {names}. Run `mwaa-local update`.")
     if foreground:
         try:
-            stack.compose("logs", "--follow", "--tail", "0", capture=False, check=False)
+            stack.show_logs(tail="0", follow=True)
         except KeyboardInterrupt:
             pass
         finally:
@@ -262,10 +262,9 @@ def logs_command(
     if streams:
         show_log_streams(stack, component)
         return
-    args = ["logs", "--tail", tail] + (["--follow"] if follow else [])
-    args += [stack.check_service(component)] if component else []
+    services = (stack.check_service(component),) if component else ()
     with contextlib.suppress(KeyboardInterrupt):
-        stack.compose(*args, capture=False)
+        stack.show_logs(services, tail, follow)
 
 
 def show_log_streams(stack: Stack, component: str | None) -> None:

@@ -10,7 +10,8 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,10 +21,13 @@ import docker.errors
 import mwaa_local
 from mwaa_local.errors import ImageBuildError, MwaaLocalError
 from mwaa_local.mwaa.constraints import essential_constraints, official_constraints
+from mwaa_local.spec.settings import LocalSettings
 from mwaa_local.spec.versions import AirflowVersion
 
 IMAGE_REPOSITORY = "mwaa-local/airflow"
 LABEL_PREFIX = "io.github.mwaa-local"
+# The digest of the staged build context the image was built from (context_digest).
+DIGEST_LABEL = f"{LABEL_PREFIX}.context-digest"
 DEFAULT_BASE_IMAGE = "public.ecr.aws/amazonlinux/amazonlinux:2023"
 
 # Where a CA bundle for TLS-inspecting networks is looked for when none is given, in this order.
@@ -83,14 +87,43 @@ def find_ca_bundle(given: str | Path | None, environ: dict[str, str] | None = No
     return None
 
 
+def package_dir() -> Path:
+    """The mwaa_local package, which the image carries (its in-container half)."""
+    return Path(mwaa_local.__file__).resolve().parent
+
+
 def docker_dir() -> Path:
-    path = Path(mwaa_local.__file__).resolve().parent.parent / "docker"
+    path = package_dir().parent / "docker"
     if not (path / "Dockerfile").is_file():
         raise MwaaLocalError(
             f"The image sources are missing (no {path / 'Dockerfile'}).",
             hint="Install mwaa-local from its source checkout: pip install -e .",
         )
     return path
+
+
+def image_build(
+    local: LocalSettings,
+    version: AirflowVersion,
+    base_image: str | None = None,
+    ca_bundle: Path | None = None,
+) -> ImageBuild:
+    """The build for `version` with the environment's Local settings (and any overrides)."""
+    return ImageBuild(
+        version=version,
+        base_image=base_image or local.base_image,
+        ca_bundle=find_ca_bundle(ca_bundle or local.ca_bundle),
+        constraints_mirror=local.constraints_mirror,
+    )
+
+
+def build_args(build: ImageBuild) -> dict[str, str]:
+    return {
+        "BASE_IMAGE": build.base_image,
+        "PYTHON_VERSION": build.version.python,
+        "AIRFLOW_VERSION": build.version.airflow,
+        "AIRFLOW_PACKAGES": " ".join(airflow_packages(build.version)),
+    }
 
 
 def stage_build_context(build: ImageBuild, cache_dir: Path, into: Path) -> None:
@@ -103,12 +136,34 @@ def stage_build_context(build: ImageBuild, cache_dir: Path, into: Path) -> None:
     (into / "mwaa-essential-constraints.txt").write_text(essential_constraints(build.version))
     bundle = build.ca_bundle.read_bytes() if build.ca_bundle else b""
     (into / "ca-bundle.pem").write_bytes(bundle)
-    package = Path(mwaa_local.__file__).resolve().parent
     shutil.copytree(
-        package,
+        package_dir(),
         into / "python" / "mwaa_local",
         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
     )
+
+
+def context_digest(context: Path, args: dict[str, str]) -> str:
+    """A digest of a staged build context, every file with its path and mode, and the build
+    arguments: anything that goes into the image changes it."""
+    digest = hashlib.sha256()
+    for name, value in sorted(args.items()):
+        digest.update(f"arg {name}={value}\0".encode())
+    for path in sorted(p for p in context.rglob("*") if not p.is_dir()):
+        mode = path.lstat().st_mode
+        relative = path.relative_to(context).as_posix()
+        content = os.readlink(path).encode() if path.is_symlink() else path.read_bytes()
+        digest.update(f"file {relative} {mode:o} {len(content)}\0".encode())
+        digest.update(content)
+    return digest.hexdigest()[:16]
+
+
+@contextmanager
+def staged_context(build: ImageBuild, cache_dir: Path) -> Iterator[tuple[Path, str]]:
+    """The build context in a temporary folder, and its digest."""
+    with tempfile.TemporaryDirectory(prefix="mwaa-local-build-") as context:
+        stage_build_context(build, cache_dir, Path(context))
+        yield Path(context), context_digest(Path(context), build_args(build))
 
 
 def build_image(
@@ -120,23 +175,17 @@ def build_image(
     """Build (or find in the layer cache) the image for `build`; `on_line` gets the build log."""
     started = time.monotonic()
     log: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="mwaa-local-build-") as context:
-        stage_build_context(build, cache_dir, Path(context))
+    with staged_context(build, cache_dir) as (context, digest):
         try:
             stream = client.api.build(
-                path=context,
+                path=str(context),
                 tag=build.tag,
-                buildargs={
-                    "BASE_IMAGE": build.base_image,
-                    "PYTHON_VERSION": build.version.python,
-                    "AIRFLOW_VERSION": build.version.airflow,
-                    "AIRFLOW_PACKAGES": " ".join(airflow_packages(build.version)),
-                },
+                buildargs=build_args(build),
                 labels={
                     f"{LABEL_PREFIX}.airflow-version": build.version.airflow,
                     f"{LABEL_PREFIX}.python-version": build.version.python,
                     f"{LABEL_PREFIX}.base-image": build.base_image,
-                    f"{LABEL_PREFIX}.package-digest": package_digest(),
+                    DIGEST_LABEL: digest,
                 },
                 rm=True,
                 forcerm=True,
@@ -180,23 +229,12 @@ def _build_error(build: ImageBuild, reason: str, log: list[str]) -> ImageBuildEr
     )
 
 
-def package_digest() -> str:
-    """A digest of the mwaa_local package the image carries: an image built by another
-    mwaa-local (older, or edited) runs other in-container code, so it is rebuilt."""
-    package = Path(mwaa_local.__file__).resolve().parent
-    digest = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
-        if "__pycache__" not in path.parts:
-            digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def find_image(client: docker.DockerClient, version: AirflowVersion):
-    """The built image for `version` carrying this mwaa-local's package, or None."""
+def find_image(client: docker.DockerClient, build: ImageBuild, cache_dir: Path):
+    """The image `build` would make, already built from the same context, or None: an image
+    built from another Dockerfile, package, base or constraints counts as missing."""
     try:
-        image = client.images.get(image_tag(version))
+        image = client.images.get(build.tag)
     except docker.errors.ImageNotFound:
         return None
-    if image.labels.get(f"{LABEL_PREFIX}.package-digest") != package_digest():
-        return None
-    return image
+    with staged_context(build, cache_dir) as (_, digest):
+        return image if image.labels.get(DIGEST_LABEL) == digest else None

@@ -269,6 +269,11 @@ class Stack:
         self.write_env_files()
         self.compose("up", "--detach", "--remove-orphans", *services)
 
+    def show_logs(self, services: tuple[str, ...] = (), tail: str = "all", follow: bool = False):
+        """Print the components' logs on this terminal (all of them when none is named)."""
+        args = ["logs", "--tail", tail] + (["--follow"] if follow else [])
+        self.compose(*args, *services, capture=False, check=False)
+
     def stop(self) -> None:
         """Stop every container; the metadata database volume stays."""
         self.compose("stop")

@@ -1,3 +1,4 @@
+import shutil
 from pathlib import Path
 
 import pytest
@@ -70,7 +71,7 @@ def test_one_tag_per_airflow_version():
     assert image.image_tag(airflow_version("2.11.0")) == "mwaa-local/airflow:2.11.0"
 
 
-def test_an_image_built_from_another_package_is_not_found(monkeypatch):
+def test_an_image_built_from_another_context_is_not_found(tmp_path):
     class Images:
         def __init__(self, labels):
             self.labels = labels
@@ -82,9 +83,64 @@ def test_an_image_built_from_another_package_is_not_found(monkeypatch):
         def __init__(self, labels):
             self.images = Images(labels)
 
-    version = airflow_version("3.3.1")
-    current = {f"{image.LABEL_PREFIX}.package-digest": image.package_digest()}
-    assert image.find_image(Client(current), version) is not None
-    stale = {f"{image.LABEL_PREFIX}.package-digest": "0" * 16}
-    assert image.find_image(Client(stale), version) is None
-    assert image.find_image(Client({}), version) is None  # built before the label existed
+    build = image.ImageBuild(
+        airflow_version("3.3.1"), "base", None, str(mirror(tmp_path, "3.3.1", "3.12"))
+    )
+    cache = tmp_path / "cache"
+    with image.staged_context(build, cache) as (_, digest):
+        current = {image.DIGEST_LABEL: digest}
+    assert image.find_image(Client(current), build, cache) is not None
+    stale = {image.DIGEST_LABEL: "0" * 16}
+    assert image.find_image(Client(stale), build, cache) is None
+    assert image.find_image(Client({}), build, cache) is None  # built before the label existed
+
+
+@pytest.fixture
+def source_copy(tmp_path, monkeypatch):
+    """A copy of the checkout's image sources (docker/ and the mwaa_local package) that the image
+    module stages from."""
+    checkout = Path(image.__file__).resolve().parents[2]
+    root = tmp_path / "checkout"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(checkout / "docker", root / "docker", ignore=ignore)
+    shutil.copytree(checkout / "mwaa_local", root / "mwaa_local", ignore=ignore)
+    monkeypatch.setattr(image, "package_dir", lambda: root / "mwaa_local")
+    return root
+
+
+def test_the_digest_changes_with_every_kind_of_file_in_the_image(tmp_path, source_copy):
+    build = image.ImageBuild(
+        airflow_version("3.3.1"), "base", None, str(mirror(tmp_path, "3.3.1", "3.12"))
+    )
+
+    def digest() -> str:
+        with image.staged_context(build, tmp_path / "cache") as (_, value):
+            return value
+
+    first = digest()
+    assert digest() == first  # the same sources give the same digest
+    seen = {first}
+    edits = [
+        source_copy / "docker" / "Dockerfile",
+        source_copy / "docker" / "bin" / "mwaa-local-entrypoint",
+        source_copy / "docker" / "bootstrap-os.sh",
+        source_copy / "mwaa_local" / "data" / "essential-constraints" / "3.3.1.txt",
+        source_copy / "mwaa_local" / "container" / "entrypoint.py",
+    ]
+    for path in edits:
+        assert path.is_file(), path
+        with path.open("a") as f:
+            f.write("\n# edited\n")
+        changed = digest()
+        assert changed not in seen, f"editing {path.relative_to(source_copy)} kept the digest"
+        seen.add(changed)
+    # A mode is part of the context too (docker/bin's scripts must stay executable).
+    (source_copy / "docker" / "bin" / "mwaa-local-health").chmod(0o644)
+    assert digest() not in seen
+    # So are the constraints the build installs under, and the base image.
+    mirror_file = tmp_path / "mirror" / "constraints-3.3.1" / "constraints-3.12.txt"
+    mirror_file.write_text("apache-airflow==3.3.1\nsix==1.0\n")
+    assert digest() not in seen
+    other_base = image.ImageBuild(build.version, "other-base", None, build.constraints_mirror)
+    with image.staged_context(other_base, tmp_path / "cache") as (_, value):
+        assert value not in seen

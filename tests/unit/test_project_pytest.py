@@ -101,7 +101,7 @@ def test_args_pass_through_to_pytest(tmp_path, monkeypatch):
         return CommandRun(5, {"exit_code": 5})
 
     monkeypatch.setattr(commands_pytest, "docker_client", lambda: None)
-    monkeypatch.setattr(commands_image, "find_image", lambda client, version: object())
+    monkeypatch.setattr(commands_image, "find_image", lambda client, build, cache: object())
     monkeypatch.setattr(commands_pytest, "run_pytest", fake_run)
     group = click.Group(commands={"pytest": commands_pytest.pytest_command})
     args = ["pytest", "-x", "--tb=short", "-k", "dags and not slow", "tests/test_a.py::t"]

@@ -293,7 +293,7 @@ def fake_containers(monkeypatch):
         return run
 
     monkeypatch.setattr(commands_upgrade, "docker_client", lambda: object())
-    monkeypatch.setattr(commands_image, "find_image", lambda client, version: None)
+    monkeypatch.setattr(commands_image, "find_image", lambda client, build, cache: None)
     monkeypatch.setattr(commands_image, "build_for", fake_build_for)
     requirements = {"ok": True, "exit_code": 0, "requirements": {"ran": False}}
     dag_check = {"ok": True, "exit_code": 0, "files": [], "airflow_version": "3.3.1"}
