@@ -145,9 +145,12 @@ def stage_build_context(build: ImageBuild, cache_dir: Path, into: Path) -> None:
 
 def context_digest(context: Path, args: dict[str, str]) -> str:
     """A digest of a staged build context, every file with its path and mode, and the build
-    arguments: anything that goes into the image changes it."""
+    arguments but the base image: anything mwaa-local puts into the image changes it. An image
+    built on another base (`build-image --base-image`) is kept; building again replaces it."""
     digest = hashlib.sha256()
     for name, value in sorted(args.items()):
+        if name == "BASE_IMAGE":
+            continue
         digest.update(f"arg {name}={value}\0".encode())
     for path in sorted(p for p in context.rglob("*") if not p.is_dir()):
         mode = path.lstat().st_mode
