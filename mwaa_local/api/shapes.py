@@ -136,17 +136,7 @@ def _check_string(shape, value, path, strict, out, sensitive) -> None:
 
 
 def _check_length(shape, length, value, path, out, sensitive) -> None:
-    low, high = shape.metadata.get("min"), shape.metadata.get("max")
-    if low is not None and length < low:
-        out.append(
-            Problem(
-                path, f"Member must have length greater than or equal to {low}", value, sensitive
-            )
-        )
-    if high is not None and length > high:
-        out.append(
-            Problem(path, f"Member must have length less than or equal to {high}", value, sensitive)
-        )
+    _check_bounds(shape, length, "length", value, path, out, sensitive)
 
 
 def _check_integer(shape, value, path, strict, out, sensitive) -> None:
@@ -164,17 +154,18 @@ def _check_number(shape, value, path, strict, out, sensitive) -> None:
 
 
 def _check_range(shape, value, path, out, sensitive) -> None:
+    _check_bounds(shape, value, "value", value, path, out, sensitive)
+
+
+def _check_bounds(shape, measured, what, value, path, out, sensitive) -> None:
+    """The model's min/max on a member's length or value, in AWS's validation wording."""
     low, high = shape.metadata.get("min"), shape.metadata.get("max")
-    if low is not None and value < low:
-        out.append(
-            Problem(
-                path, f"Member must have value greater than or equal to {low}", value, sensitive
-            )
-        )
-    if high is not None and value > high:
-        out.append(
-            Problem(path, f"Member must have value less than or equal to {high}", value, sensitive)
-        )
+    if low is not None and measured < low:
+        message = f"Member must have {what} greater than or equal to {low}"
+        out.append(Problem(path, message, value, sensitive))
+    if high is not None and measured > high:
+        message = f"Member must have {what} less than or equal to {high}"
+        out.append(Problem(path, message, value, sensitive))
 
 
 def _check_boolean(shape, value, path, strict, out, sensitive) -> None:
