@@ -8,10 +8,7 @@ from pathlib import Path, PurePosixPath
 import docker
 
 from mwaa_local.container import paths
-from mwaa_local.mwaa.log_streams import read_phases
-from mwaa_local.runtime.line_stream import LineStream
-from mwaa_local.runtime.one_off import CommandRun, last_report
-from mwaa_local.runtime.one_off import run_one_off as run_one_off_container
+from mwaa_local.runtime.one_off import CommandRun, report_in_one_off, report_in_scheduler
 from mwaa_local.runtime.stack import Stack
 from mwaa_local.spec.settings import Environment
 
@@ -76,9 +73,7 @@ def run_in_scheduler(
     """Sync the bucket's DAG folder into the running scheduler, then check there, with the
     scheduler's own environment (its startup script's exports included)."""
     command = ["python", "-m", "mwaa_local.container.dag_check", *target.arguments()]
-    exit_code, stdout, tail = stack.exec_streaming("scheduler", command, on_line)
-    where = f"the scheduler container {stack.container_for('scheduler').name}"
-    return CommandRun(exit_code, last_report(stdout, WHAT, tail), where)
+    return report_in_scheduler(stack, command, WHAT, on_line)
 
 
 def run_one_off(
@@ -91,8 +86,5 @@ def run_one_off(
     volumes = {}
     if target.mount is not None:
         volumes[str(target.mount)] = {"bind": str(CHECK_MOUNT), "mode": "ro"}
-    stderr = LineStream(on_line)
     command = [ONE_OFF_COMMAND, *target.arguments()]
-    exit_code, stdout = run_one_off_container(client, environment, command, stderr, volumes)
-    report = last_report(stdout, WHAT, "\n".join(stderr.tail))
-    return CommandRun(exit_code, report, phases=read_phases(stdout))
+    return report_in_one_off(client, environment, command, WHAT, on_line, volumes)

@@ -12,9 +12,12 @@ import docker
 
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.objects.rest_client import AirflowApiError
-from mwaa_local.runtime.line_stream import LineStream
-from mwaa_local.runtime.one_off import ONE_OFF, CommandRun, last_report
-from mwaa_local.runtime.one_off import run_one_off as run_one_off_container
+from mwaa_local.runtime.one_off import (
+    ONE_OFF,
+    CommandRun,
+    report_in_one_off,
+    report_in_scheduler,
+)
 from mwaa_local.runtime.stack import Stack
 from mwaa_local.spec.settings import Environment
 
@@ -90,10 +93,7 @@ def refuse_unpaused(dag_id: str) -> MwaaLocalError:
 def run_in_scheduler(
     stack: Stack, request: DagTestRequest, on_line: Callable[[str], None]
 ) -> CommandRun:
-    command = [*MODULE, *request.arguments()]
-    exit_code, stdout, tail = stack.exec_streaming("scheduler", command, on_line)
-    where = f"the scheduler container {stack.container_for('scheduler').name}"
-    return CommandRun(exit_code, last_report(stdout, WHAT, tail), where)
+    return report_in_scheduler(stack, [*MODULE, *request.arguments()], WHAT, on_line)
 
 
 def run_one_off(
@@ -102,11 +102,9 @@ def run_one_off(
     request: DagTestRequest,
     on_line: Callable[[str], None],
 ) -> CommandRun:
-    stderr = LineStream(on_line)
     command = [ONE_OFF_COMMAND, *request.arguments()]
-    exit_code, stdout = run_one_off_container(client, environment, command, stderr)
-    report = last_report(stdout, WHAT, "\n".join(stderr.tail))
-    return CommandRun(exit_code, report, f"{ONE_OFF} with a throwaway SQLite database")
+    where = f"{ONE_OFF} with a throwaway SQLite database"
+    return report_in_one_off(client, environment, command, WHAT, on_line, where=where)
 
 
 def not_found_hint(report: dict[str, Any]) -> str:

@@ -11,6 +11,7 @@ import docker
 from mwaa_local.bucket.versions import objects_as_env
 from mwaa_local.container import paths
 from mwaa_local.errors import MwaaLocalError
+from mwaa_local.mwaa.log_streams import read_phases
 from mwaa_local.runtime.image import image_tag
 from mwaa_local.runtime.line_stream import LineStream
 from mwaa_local.runtime.stack import (
@@ -82,6 +83,33 @@ def run_test_command(
     """Run an in-container test command, streaming its log; return its exit code and report."""
     exit_code, stdout = run_one_off(client, environment, [command, component], LineStream(on_line))
     return CommandRun(exit_code, last_report(stdout, command))
+
+
+def report_in_scheduler(
+    stack: Stack, command: list[str], what: str, on_line: Callable[[str], None]
+) -> CommandRun:
+    """Run an in-container module in the running scheduler (after a DAG sync, with the
+    scheduler's environment); its exit code and report."""
+    exit_code, stdout, tail = stack.exec_streaming("scheduler", command, on_line)
+    where = f"the scheduler container {stack.container_for('scheduler').name}"
+    return CommandRun(exit_code, last_report(stdout, what, tail), where)
+
+
+def report_in_one_off(
+    client: docker.DockerClient,
+    environment: Environment,
+    command: list[str],
+    what: str,
+    on_line: Callable[[str], None],
+    volumes: dict[str, dict[str, str]] | None = None,
+    where: str = ONE_OFF,
+) -> CommandRun:
+    """Run an entrypoint command in a one-off container after the start sequence; its exit code,
+    report and the start-sequence phases it reported."""
+    stderr = LineStream(on_line)
+    exit_code, stdout = run_one_off(client, environment, command, stderr, volumes)
+    report = last_report(stdout, what, "\n".join(stderr.tail))
+    return CommandRun(exit_code, report, where, phases=read_phases(stdout))
 
 
 def last_json_line(stdout: str) -> dict[str, Any] | None:
