@@ -7,13 +7,13 @@ environment update").
 """
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 from mwaa_local.bucket.source import Bucket, BucketObject, version_unreadable
 from mwaa_local.container import paths
+from mwaa_local.runtime.state import atomic_write, damaged, file_lock, read_json
 from mwaa_local.spec.settings import Environment
 
 # Each versioned object: its MWAA path and version settings, and the variable that hands the
@@ -75,7 +75,15 @@ class VersionStore:
     def history(self) -> list[ObjectVersion]:
         if not self.history_file.is_file():
             return []
-        return [ObjectVersion(**item) for item in json.loads(self.history_file.read_text())]
+        recovery = (
+            "It lists the recorded versions of plugins.zip, requirements.txt and startup.sh. "
+            "Restore it from a backup, or delete it: versions are recorded again as they are read."
+        )
+        raw = read_json(self.history_file, recovery)
+        try:
+            return [ObjectVersion(**item) for item in raw]
+        except TypeError as e:
+            raise damaged(self.history_file, "an entry is not a recorded version", recovery) from e
 
     def find(self, kind: str, key: str, version_id: str) -> ObjectVersion | None:
         for version in self.history():
@@ -93,16 +101,25 @@ class VersionStore:
         # The containers' airflow user reads the store through a read-only mount.
         for folder in (self.root, blob.parent):
             folder.chmod(0o755)
-        tmp = blob.with_suffix(".tmp")
-        tmp.write_bytes(found.content)
-        tmp.chmod(0o644)
-        os.replace(tmp, blob)
-        version = known or ObjectVersion(
-            kind, found.key, found.version_id, found.sha256, len(found.content), now()
-        )
-        if not known:
-            history = [asdict(v) for v in self.history()] + [asdict(version)]
-            self.history_file.write_text(json.dumps(history, indent=2) + "\n")
+        atomic_write(blob, found.content, 0o644)
+        if known:
+            return known
+        # Read, add and write the history under a lock: two commands recording at once must
+        # not lose each other's entries.
+        with file_lock(self.root / "history.lock"):
+            history = self.history()
+            for version in history:
+                if (version.kind, version.key, version.version_id) == (
+                    kind,
+                    found.key,
+                    found.version_id,
+                ):
+                    return version
+            version = ObjectVersion(
+                kind, found.key, found.version_id, found.sha256, len(found.content), now()
+            )
+            text = json.dumps([asdict(v) for v in [*history, version]], indent=2) + "\n"
+            atomic_write(self.history_file, text, 0o644)
         return version
 
 

@@ -8,11 +8,12 @@ from rich.table import Table
 
 from mwaa_local.bucket.source import S3Bucket
 from mwaa_local.bucket.versions import OBJECT_KINDS
-from mwaa_local.cli.commands_settings import Project
+from mwaa_local.cli.commands_settings import Project, changes_environment
 from mwaa_local.cli.commands_stack import open_stack, show_changes
-from mwaa_local.cli.output import err, out, print_json
+from mwaa_local.cli.output import err, out, print_json, warn
 from mwaa_local.environment.update import (
     environment_settings,
+    finish_interrupted_update,
     pending_changes,
     update_environment,
 )
@@ -21,11 +22,15 @@ from mwaa_local.environment.update import (
 @click.command("update")
 @click.option("--timeout", default=600, show_default=True, help="Seconds per component.")
 @click.pass_obj
+@changes_environment("update")
 def update_command(project: Project, timeout: int) -> None:
     """Apply pending changes to plugins, requirements, startup script and settings, restarting
     the components one by one; roll back if one fails (like UpdateEnvironment)."""
     stack = open_stack(project)
     stack.require_running()
+    interrupted = finish_interrupted_update(stack)
+    if interrupted:
+        warn(interrupted)
     wanted = stack.bucket_objects()
     changes = pending_changes(stack.record(), wanted, environment_settings(project.environment))
     if not changes:

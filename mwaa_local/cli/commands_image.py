@@ -7,7 +7,7 @@ import click
 from rich.live import Live
 from rich.text import Text
 
-from mwaa_local.cli.commands_settings import Project
+from mwaa_local.cli.commands_settings import Project, changes_environment
 from mwaa_local.cli.output import err, out
 from mwaa_local.runtime.engine import docker_client
 from mwaa_local.runtime.image import build_image, find_image, image_build
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 )
 @click.option("--quiet", "-q", is_flag=True, help="Do not show the build log.")
 @click.pass_obj
+@changes_environment("build-image")
 def build_image_command(
     project: Project,
     airflow_version: str | None,

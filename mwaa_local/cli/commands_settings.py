@@ -1,14 +1,18 @@
-"""Commands about what an environment is: `versions`, `init`."""
+"""Commands about what an environment is: `versions`, `init`; the Project every command gets."""
 
+import functools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.table import Table
 
-from mwaa_local.cli.output import out, print_json, warn
+from mwaa_local.cli.output import err, out, print_json, warn
 from mwaa_local.errors import MwaaLocalError
+from mwaa_local.runtime.state import LockHolder, StateDir
 from mwaa_local.spec import versions
 from mwaa_local.spec.from_environment import render_settings_yaml, settings_from_get_environment
 from mwaa_local.spec.settings import Environment, load_environment
@@ -34,6 +38,28 @@ class Project:
     def cache_dir(self) -> Path:
         base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
         return Path(base) / "mwaa-local"
+
+
+def changes_environment(command: str) -> Callable:
+    """For a command that changes the environment: hold its lock while it runs, so a second such
+    command (another terminal, a CI job) waits for it, then fails naming it."""
+
+    def decorate(function: Callable) -> Callable:
+        @functools.wraps(function)
+        def locked(project: Project, *args: Any, **kwargs: Any) -> Any:
+            environment = project.environment
+            state = StateDir.for_environment(environment.project_dir, environment.name)
+
+            def waiting(holder: LockHolder | None) -> None:
+                who = holder.describe() if holder else "another mwaa-local command"
+                err.print(f"Waiting for {who} to finish ...", markup=False)
+
+            with state.lock(command, on_wait=waiting):
+                return function(project, *args, **kwargs)
+
+        return locked
+
+    return decorate
 
 
 @click.command("airflow-versions")

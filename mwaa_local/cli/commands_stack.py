@@ -13,12 +13,13 @@ from rich.text import Text
 from mwaa_local.bucket.versions import OBJECT_KINDS
 from mwaa_local.cli.commands_image import ensure_image
 from mwaa_local.cli.commands_objects import apply_loaded, project_objects
-from mwaa_local.cli.commands_settings import Project
+from mwaa_local.cli.commands_settings import Project, changes_environment
 from mwaa_local.cli.output import err, out, print_json, warn
 from mwaa_local.environment.record import EnvironmentRecord
 from mwaa_local.environment.update import (
     PendingChange,
     environment_settings,
+    finish_interrupted_update,
     pending_changes,
     record_create,
     shown_status,
@@ -82,11 +83,27 @@ def start_stack(stack: Stack, timeout: float) -> float:
 @click.pass_obj
 def start_command(project: Project, foreground: bool, timeout: int) -> None:
     """Start the environment and wait until every component is healthy."""
+    stack = start_environment(project, timeout)
+    if foreground:
+        try:
+            stack.show_logs(tail="0", follow=True)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            err.print("Stopping (the metadata database is kept) ...")
+            stack.stop()
+
+
+@changes_environment("start")
+def start_environment(project: Project, timeout: int) -> Stack:
     environment = project.environment
     stack = open_stack(project)
     if not stack.is_running():
         check_port_free(environment.local.bind_address, environment.local.webserver_port)
     ensure_image(project, environment.airflow_version, stack.client)
+    interrupted = finish_interrupted_update(stack)
+    if interrupted:
+        warn(interrupted)
     objects = project_objects(environment)  # a bad airflow-objects.yaml fails before starting
     pending = record_create(stack)
     seconds = start_stack(stack, timeout)
@@ -100,18 +117,12 @@ def start_command(project: Project, foreground: bool, timeout: int) -> None:
     if pending:
         names = ", ".join(f"{c.what} ({c.wanted})" for c in pending)
         warn(f"Started on the applied versions; not applied yet: {names}. Run `mwaa-local update`.")
-    if foreground:
-        try:
-            stack.show_logs(tail="0", follow=True)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            err.print("Stopping (the metadata database is kept) ...")
-            stack.stop()
+    return stack
 
 
 @click.command("stop")
 @click.pass_obj
+@changes_environment("stop")
 def stop_command(project: Project) -> None:
     """Stop the environment; the metadata database is kept."""
     stack = open_stack(project)
@@ -123,6 +134,7 @@ def stop_command(project: Project) -> None:
 @click.argument("component", required=False)
 @click.option("--timeout", default=600, show_default=True, help="Seconds to wait for health.")
 @click.pass_obj
+@changes_environment("restart")
 def restart_command(project: Project, component: str | None, timeout: int) -> None:
     """Restart one component (or all) and wait until it is healthy again."""
     stack = open_stack(project)
@@ -299,6 +311,7 @@ def sync_command(project: Project) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--timeout", default=600, show_default=True, help="Seconds to wait for health.")
 @click.pass_obj
+@changes_environment("reset-db")
 def reset_db_command(project: Project, yes: bool, timeout: int) -> None:
     """Delete the metadata database (run history, connections, variables) and start afresh."""
     name = project.environment.name

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mwaa_local.bucket.versions import Objects, ObjectVersion, now
+from mwaa_local.runtime.state import atomic_write, damaged, read_json
 
 # Statuses an update leaves behind; the others come from the containers (stack.environment_status).
 UPDATE_STATUSES = ("UPDATING", "ROLLING_BACK", "UPDATE_FAILED")
@@ -27,7 +28,14 @@ class EnvironmentRecord:
     def load(cls, path: Path) -> "EnvironmentRecord":
         if not path.is_file():
             return cls()
-        raw = json.loads(path.read_text())
+        recovery = (
+            "It records the applied object versions and the last update. Restore it from a "
+            "backup, or delete it: the next `mwaa-local start` records the bucket's current "
+            "versions as applied."
+        )
+        raw = read_json(path, recovery)
+        if not isinstance(raw, dict):
+            raise damaged(path, "it is not a JSON object", recovery)
         applied = raw.get("Applied")
         return cls(
             applied=None
@@ -49,16 +57,19 @@ class EnvironmentRecord:
             else {k: asdict(v) if v else None for k, v in self.applied.items()},
             "Settings": self.settings,
         }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(raw, indent=2) + "\n")
-        os.replace(tmp, path)
+        atomic_write(path, json.dumps(raw, indent=2) + "\n", 0o644)
+
+    @property
+    def interrupted(self) -> bool:
+        """An update is recorded as running, but the process running it is gone (killed, or
+        the machine restarted): the next command that changes the environment rolls it back."""
+        return self.status in ("UPDATING", "ROLLING_BACK") and not _alive(self.updating_pid)
 
     def update_status(self) -> str | None:
         """UPDATING or ROLLING_BACK while the update that set it still runs; UPDATE_FAILED until
-        the next successful update."""
-        if self.status in ("UPDATING", "ROLLING_BACK"):
-            return self.status if _alive(self.updating_pid) else None
+        the next successful update, and for an update that was interrupted."""
+        if self.interrupted:
+            return "UPDATE_FAILED"
         return self.status if self.status in UPDATE_STATUSES else None
 
     def begin_update(self, source: str) -> None:

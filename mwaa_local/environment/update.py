@@ -6,6 +6,7 @@ UPDATING -> AVAILABLE, or UPDATING -> ROLLING_BACK -> UPDATE_FAILED with LastUpd
 environment still running on the previous versions (or UNAVAILABLE if even that fails).
 """
 
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,10 @@ REQUIREMENTS_FAILED = "REQUIREMENTS_INSTALL_FAILED"
 STARTUP_SCRIPT_FAILED = "STARTUP_SCRIPT_FAILED"
 PLUGINS_FAILED = "PLUGINS_INVALID"
 COMPONENT_FAILED = "COMPONENT_FAILED"
+UPDATE_INTERRUPTED = "UPDATE_INTERRUPTED"
+# The env files the components ran with before an update, kept until it ends: a journal from
+# which an interrupted update is rolled back by the next command.
+JOURNAL_DIR = "update-journal"
 
 
 def environment_settings(environment: Environment) -> dict[str, Any]:
@@ -123,6 +128,9 @@ def update_environment(
     if not all(f.is_file() for f in stack.state.env_files):
         stack.write_env_files()
     previous_env = {f: f.read_text() for f in stack.state.env_files}
+    journal = stack.state.path / JOURNAL_DIR
+    for path, text in previous_env.items():
+        write_private(journal / path.name, text)
     record.begin_update("mwaa-local update")
     record.save(stack.record_file)
     stack.write_env_files(wanted)
@@ -145,6 +153,7 @@ def update_environment(
         record.settings = environment_settings(stack.environment)
         record.finish_update()
         record.save(stack.record_file)
+        shutil.rmtree(journal, ignore_errors=True)
         return
     record.status = "ROLLING_BACK"
     record.save(stack.record_file)
@@ -159,7 +168,34 @@ def update_environment(
         rolled_back = False
     record.finish_update(*failure)
     record.save(stack.record_file)
+    shutil.rmtree(journal, ignore_errors=True)
     raise UpdateFailed(*failure, rolled_back=rolled_back)
+
+
+def finish_interrupted_update(stack: Stack) -> str | None:
+    """Roll back an update whose process is gone (killed, or the machine restarted): restore the
+    env files from its journal, recreate the Airflow components if they run, and end LastUpdate
+    as FAILED. Returns what was done, or None when no update was interrupted."""
+    record = stack.record()
+    if not record.interrupted:
+        return None
+    journal = stack.state.path / JOURNAL_DIR
+    for path in stack.state.env_files:
+        kept = journal / path.name
+        if kept.is_file():
+            write_private(path, kept.read_text())
+    if stack.is_running():
+        stack.recreate(airflow_services(stack.environment))
+    if record.last_update is None:
+        record.begin_update("mwaa-local update")
+    message = (
+        f"The update (pid {record.updating_pid}) stopped before it finished; the components "
+        "were rolled back to the versions they ran before it."
+    )
+    record.finish_update(UPDATE_INTERRUPTED, message)
+    record.save(stack.record_file)
+    shutil.rmtree(journal, ignore_errors=True)
+    return message
 
 
 def record_create(stack: Stack) -> list[PendingChange]:

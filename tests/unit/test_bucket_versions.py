@@ -103,7 +103,8 @@ def test_update_statuses(monkeypatch):
     assert len(record.last_update["Error"]["ErrorMessage"]) == 1024
     record.begin_update("test")
     record.updating_pid = 2**22 + 12345  # a process that does not exist: an interrupted update
-    assert shown_status("AVAILABLE", record) == "AVAILABLE"
+    # Issue 17: an interrupted update is not AVAILABLE; the next command rolls it back.
+    assert record.interrupted and shown_status("AVAILABLE", record) == "UPDATE_FAILED"
     record.finish_update()
     assert record.last_update["Status"] == "SUCCESS" and shown_status("AVAILABLE", record)
 
