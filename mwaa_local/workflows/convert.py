@@ -152,11 +152,12 @@ def convert(
     dag_file: Path,
     output: Path | None = None,
     cwd: Path | None = None,
-    run: Runner = subprocess.run,
+    run: Runner | None = None,
     uv: Sequence[str] | None = None,
 ) -> Conversion:
     """Convert `dag_file`, writing `output` (one DAG) or `<dag_id>.yaml` files in `cwd`."""
     cwd = cwd or Path.cwd()
+    run = run or subprocess.run
     dag_file = dag_file.resolve()
     if output is not None:
         output = output if output.is_absolute() else cwd / output
