@@ -211,24 +211,42 @@ def load_dag(dags: Path, dag_id: str | None) -> tuple[Any, str | None]:
     return next(iter(bag.dags.values())), None
 
 
-def task_instances(dag_id: str, run_id: str) -> list[dict[str, Any]]:
+def drop_future_start_dates(dag: Any, now: datetime) -> list[str]:
+    """Clear start_dates after `now` (the DAG's and its tasks'); what was cleared.
+
+    MWAA Serverless requires a start_date in the future, yet runs a workflow on demand at once;
+    Airflow creates no task instance for a task whose start_date is after the run's logical date,
+    so without this such a run would succeed with no task run at all."""
+    cleared = []
+    if dag.start_date is not None and dag.start_date > now:
+        dag.start_date = None
+        cleared.append(dag.dag_id)
+    for task in dag.tasks:
+        if task.start_date is not None and task.start_date > now:
+            task.start_date = None
+            cleared.append(task.task_id)
+    return cleared
+
+
+def task_instances(dag: Any, run_id: str) -> list[dict[str, Any]]:
+    """The run's task instances, in the order they started (those that never did last, in the
+    DAG's order)."""
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
+    order = {task_id: i for i, task_id in enumerate(dag.task_ids)}
     with create_session() as session:
         rows = session.scalars(
-            select(TaskInstance)
-            .where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
-            .order_by(TaskInstance.start_date)
+            select(TaskInstance).where(
+                TaskInstance.dag_id == dag.dag_id, TaskInstance.run_id == run_id
+            )
         ).all()
-        return [
+        found = [
             {
-                "id": str(getattr(ti, "id", "") or f"{dag_id}/{run_id}/{ti.task_id}"),
+                "id": str(getattr(ti, "id", "") or f"{dag.dag_id}/{run_id}/{ti.task_id}"),
                 "task_id": ti.task_id,
-                "state": str(ti.state.value if hasattr(ti.state, "value") else ti.state)
-                if ti.state is not None
-                else None,
+                "state": None if ti.state is None else str(getattr(ti.state, "value", ti.state)),
                 "duration": ti.duration,
                 "operator": ti.operator,
                 "start_date": ti.start_date,
@@ -237,6 +255,14 @@ def task_instances(dag_id: str, run_id: str) -> list[dict[str, Any]]:
             }
             for ti in rows
         ]
+    return sorted(found, key=lambda t: _started_order(t, order))
+
+
+def _started_order(ti: Mapping[str, Any], order: Mapping[str, int]) -> tuple:
+    start = ti["start_date"]
+    if start is not None and start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    return (start is None, start or datetime.max.replace(tzinfo=UTC), order.get(ti["task_id"], 0))
 
 
 def _took(what: str, since: float) -> float:
@@ -262,6 +288,9 @@ def run_workflow(workflow: Path, conf: dict[str, Any] | None, dag_id: str | None
         if problem:
             return run_report(None, None, started, datetime.now(UTC), error=problem)
         started = datetime.now(UTC)
+        cleared = drop_future_start_dates(dag, started)
+        if cleared:
+            sys.stderr.write(f"workflow run: future start_date ignored for {cleared}\n")
         try:
             dag_run = dag.test(run_conf=conf)
             _took("dag.test() done", phase)
@@ -273,7 +302,7 @@ def run_workflow(workflow: Path, conf: dict[str, Any] | None, dag_id: str | None
             str(state),
             started,
             datetime.now(UTC),
-            task_instances(dag.dag_id, dag_run.run_id),
+            task_instances(dag, dag_run.run_id),
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)
