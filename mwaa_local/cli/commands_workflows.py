@@ -87,15 +87,18 @@ def convert_command(dag_file: Path, output: Path | None):
 
     Runs python-to-yaml-dag-converter-mwaa-serverless in an environment of its own made by uv
     (the first run downloads it and its Airflow; later runs use uv's cache), then validates
-    what it wrote.
+    what it wrote: exit 1 when MWAA Serverless would reject it (the file stays written).
     """
     with err.status(f"Converting {dag_file} ..."):
         result = converter.convert(dag_file, output)
     for path in result.written:
         out.print(f"Wrote {path}", markup=False)
     findings = validate_files(result.written)
+    if has_errors(findings):
+        out.print("MWAA Serverless would reject it as written:")
     if findings:
         show(findings, len(result.written))
+    sys.exit(1 if has_errors(findings) else 0)
 
 
 COMMANDS = (workflows,)

@@ -20,7 +20,10 @@ UV = ["/opt/uv"]
 class FakeConverter:
     """Writes one YAML per dag_id into the --output folder, as dag-converter does."""
 
-    def __init__(self, dag_ids=("simples3test",), returncode=0, output="YAML written"):
+    def __init__(
+        self, dag_ids=("simples3test",), returncode=0, output="YAML written", yaml=CONVERTED
+    ):
+        self.yaml = yaml
         self.dag_ids = dag_ids
         self.returncode = returncode
         self.output = output
@@ -31,7 +34,7 @@ class FakeConverter:
         out_dir = Path(command[command.index("--output") + 1])
         out_dir.mkdir(parents=True, exist_ok=True)
         for dag_id in self.dag_ids:
-            (out_dir / f"{dag_id}.yaml").write_text(CONVERTED.replace("simples3test", dag_id))
+            (out_dir / f"{dag_id}.yaml").write_text(self.yaml.replace("simples3test", dag_id))
         return subprocess.CompletedProcess(command, self.returncode, self.output, "")
 
 
@@ -154,3 +157,19 @@ def test_the_command_writes_the_yaml_and_validates_it(dag_file, tmp_path, monkey
     again = CliRunner().invoke(cli, ["workflows", "convert", str(dag_file), "--output", "wf.yaml"])
     assert again.exit_code == 1 and "already exists" in again.output
     assert len(fake.calls) == 1
+
+
+def test_the_command_exits_1_when_the_service_would_reject_the_yaml(
+    dag_file, tmp_path, monkeypatch
+):
+    past = CONVERTED.replace("year: 2099", "year: 2024")
+    monkeypatch.setattr(converter, "find_uv", lambda: UV)
+    monkeypatch.setattr(converter.subprocess, "run", FakeConverter(yaml=past))
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["workflows", "convert", str(dag_file)])
+    assert result.exit_code == 1
+    assert "MWAA Serverless would reject it as written:" in result.output
+    assert "simples3test.start_date: start_date 2024-01-01T00:00:00+00:00 is not in the future" in (
+        result.output
+    )
+    assert (tmp_path / "simples3test.yaml").read_text() == past
