@@ -17,6 +17,7 @@ from mwaa_local.cli import (
     commands_settings,
     commands_stack,
     commands_upgrade,
+    commands_workflows,
 )
 from mwaa_local.cli.output import render_error
 from mwaa_local.errors import MwaaLocalError
@@ -68,6 +69,7 @@ COMMAND_GROUPS = (
     commands_packaging,
     commands_prereqs,
     commands_upgrade,
+    commands_workflows,
 )
 for group in COMMAND_GROUPS:
     for command in group.COMMANDS:

@@ -1,0 +1,1 @@
+"""Code that runs only inside the Airflow image."""

@@ -1,0 +1,136 @@
+"""MWAA Serverless workflows for real: `workflows convert` with AWS's converter (downloaded by
+uv from the package index), and mwaa_local.container.workflow_run in the Airflow 3 image with
+dag-factory added to a temporary folder."""
+
+import json
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import boto3
+import pytest
+import yaml
+from moto.server import ThreadedMotoServer
+
+from mwaa_local.container.workflow_run import DAG_FACTORY_REQUIREMENT
+from tests.e2e.conftest import run_cli
+from tests.e2e.stacks import free_port
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures" / "workflows"
+IN_IMAGE = "/usr/local/mwaa-local/python/mwaa_local"
+
+
+def test_convert_writes_the_yaml_that_validates(tmp_path):
+    output = tmp_path / "simples3test.yaml"
+    result = run_cli("workflows", "convert", str(FIXTURES / "s3_dag.py"), "--output", str(output))
+    assert result.returncode == 0, result.output
+    assert f"Wrote {output}" in result.stdout
+    assert "OK: 1 file valid for MWAA Serverless" in result.stdout
+    workflow = yaml.safe_load(output.read_text())["simples3test"]
+    assert workflow["schedule"] == "0 0 * * *"
+    assert workflow["tasks"]["create_object_list"]["dependencies"] == ["list_objects"]
+    again = run_cli("workflows", "convert", str(FIXTURES / "s3_dag.py"), "--output", str(output))
+    assert again.returncode == 1 and "already exists" in again.stderr
+
+
+def run_workflow(image: str, workflow: str, *docker_args: str) -> tuple[int, dict, str]:
+    script = (
+        f"uv pip install --quiet --no-deps --target /tmp/dag-factory {DAG_FACTORY_REQUIREMENT}"
+        " && PYTHONPATH=/tmp/dag-factory:$PYTHONPATH"
+        f" python -m mwaa_local.container.workflow_run /workflows/{workflow}"
+    )
+    done = subprocess.run(
+        [
+            "docker", "run", "--rm", "--entrypoint", "bash",
+            "-e", "SSL_CERT_FILE=/usr/local/mwaa-local/ca-certificates.crt",
+            "-v", f"{ROOT / 'mwaa_local'}:{IN_IMAGE}:ro",
+            "-v", f"{FIXTURES}:/workflows:ro",
+            *docker_args,
+            image, "-c", script,
+        ],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    lines = done.stdout.strip().splitlines()
+    assert lines, done.stderr[-3000:]
+    return done.returncode, json.loads(lines[-1]), done.stderr
+
+
+def test_a_workflow_runs_in_the_airflow_3_image(airflow3_image):
+    code, report, stderr = run_workflow(airflow3_image.tag, "empty_workflow.yaml")
+    assert code == 0, stderr[-3000:]
+    detail = report["RunDetail"]
+    assert detail["RunState"] == "SUCCESS" and detail["ErrorMessage"] is None
+    tasks = report["TaskInstances"]
+    assert [t["TaskId"] for t in tasks] == ["start", "middle", "finish"]
+    assert {t["Status"] for t in tasks} == {"SUCCESS"}
+    assert {t["OperatorName"] for t in tasks} == {"EmptyOperator"}
+    assert detail["TaskInstances"] == [t["TaskInstanceId"] for t in tasks]
+
+
+def test_a_workflow_that_does_not_parse_fails_with_dag_factorys_message(airflow3_image):
+    code, report, _ = run_workflow(airflow3_image.tag, "unknown_operator.yaml")
+    assert code == 1
+    assert report["RunDetail"]["RunState"] == "FAILED"
+    assert report["RunDetail"]["ErrorMessage"] == (
+        "ModuleNotFoundError: No module named 'airflow.providers.amazon.aws.operators.nowhere'"
+    )
+    assert report["TaskInstances"] == []
+
+
+BUCKET = "amzn-s3-demo-bucket"  # the converted workflow's
+
+
+@pytest.fixture
+def s3():
+    """moto's S3 on all interfaces, reached from the container through the host gateway."""
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="0.0.0.0", port=port, verbose=False)
+    server.start()
+    # moto keeps its state per process, across servers: start from none.
+    urllib.request.urlopen(
+        urllib.request.Request(f"http://127.0.0.1:{port}/moto-api/reset", method="POST")
+    ).close()
+    credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    client = boto3.client(
+        "s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1", **credentials
+    )
+    docker_args = [
+        "--add-host", "host.docker.internal:host-gateway",
+        "-e", f"AWS_ENDPOINT_URL=http://host.docker.internal:{port}",
+        "-e", "AWS_ACCESS_KEY_ID=testing", "-e", "AWS_SECRET_ACCESS_KEY=testing",
+        "-e", "AWS_DEFAULT_REGION=us-east-1", "-e", "AWS_EC2_METADATA_DISABLED=true",
+    ]  # fmt: skip
+    try:
+        yield client, docker_args
+    finally:
+        server.stop()
+
+
+def test_the_converted_s3_workflow_lists_and_writes_objects(airflow3_image, s3):
+    client, docker_args = s3
+    client.create_bucket(Bucket=BUCKET)
+    client.put_object(Bucket=BUCKET, Key="a.txt", Body=b"a")
+    # Its start_date is 2099 (MWAA Serverless wants a future one): the run ignores it.
+    code, report, stderr = run_workflow(airflow3_image.tag, "converted_s3.yaml", *docker_args)
+    assert code == 0, stderr[-3000:]
+    assert [(t["TaskId"], t["Status"], t["OperatorName"]) for t in report["TaskInstances"]] == [
+        ("list_objects", "SUCCESS", "S3ListOperator"),
+        ("create_object_list", "SUCCESS", "S3CreateObjectOperator"),
+    ]
+    written = client.get_object(Bucket=BUCKET, Key="list.txt")["Body"].read()
+    assert written == b"['a.txt']"  # list_objects' XCom, rendered into data
+
+
+def test_a_failing_task_fails_the_run_and_its_downstream(airflow3_image, s3):
+    _, docker_args = s3  # no bucket: list_objects fails
+    code, report, _ = run_workflow(airflow3_image.tag, "converted_s3.yaml", *docker_args)
+    assert code == 1
+    assert report["RunDetail"]["RunState"] == "FAILED"
+    assert report["RunDetail"]["ErrorMessage"] == "Workflow execution failed"
+    assert [(t["TaskId"], t["Status"]) for t in report["TaskInstances"]] == [
+        ("list_objects", "FAILED"),
+        ("create_object_list", "UPSTREAM_FAILED"),
+    ]
