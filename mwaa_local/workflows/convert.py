@@ -15,7 +15,6 @@ when no file is there already.
 """
 
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mwaa_local.errors import MwaaLocalError
+from mwaa_local.package_requirements.tools import find_uv
 
 CONVERTER_PACKAGE = "python-to-yaml-dag-converter-mwaa-serverless"
 CONVERTER_VERSION = "0.1.4"
@@ -52,18 +52,6 @@ Runner = Callable[..., subprocess.CompletedProcess]
 class Conversion:
     written: list[Path]
     output: str  # what the converter printed
-
-
-def find_uv() -> list[str] | None:
-    """The uv command: on PATH, else from the `uv` Python package (a dependency)."""
-    found = shutil.which("uv")
-    if found:
-        return [found]
-    try:
-        import uv  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    return [uv.find_uv_bin()]
 
 
 def python_request(version: tuple[int, int] = sys.version_info[:2]) -> str:
