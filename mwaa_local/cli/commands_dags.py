@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from mwaa_local.cli.commands_image import ensure_image
+from mwaa_local.cli.commands_image import ensure_runtime
 from mwaa_local.cli.commands_settings import Project
 from mwaa_local.cli.output import err, out, print_json, warn
 from mwaa_local.dags import test as dag_test
@@ -21,12 +21,12 @@ from mwaa_local.dags.check import (
     run_one_off,
 )
 from mwaa_local.dags.report import exit_code, files_table, plugin_lines, summary, write_junit_xml
-from mwaa_local.runtime.engine import docker_client
+from mwaa_local.runtime.interface import Runtime
 from mwaa_local.runtime.one_off import CommandRun
-from mwaa_local.runtime.stack import Stack
+from mwaa_local.runtime.select import open_runtime
 
 
-def scheduler_running(stack: Stack) -> bool:
+def scheduler_running(stack: Runtime) -> bool:
     state = stack.states().get("scheduler")
     return state is not None and state.status == "running"
 
@@ -41,20 +41,19 @@ def add_host_paths(report: dict[str, Any], folder: Path) -> None:
 
 
 def run_check(project: Project, target: CheckTarget, verbose: bool) -> CommandRun:
-    """In the running scheduler when it can see PATH, else in a one-off container."""
-    environment = project.environment
-    client = docker_client()
-    stack = Stack(environment, client)
+    """In the running scheduler when it can see PATH, else apart from it (a one-off container,
+    or a throwaway folder under the host runtime)."""
+    stack = open_runtime(project.environment)
     echo = (lambda line: err.print(line, markup=False)) if verbose else (lambda line: None)
     in_scheduler = target.mount is None and scheduler_running(stack)
     if not in_scheduler:
-        ensure_image(project, environment.airflow_version, client)
-    where = "the running scheduler" if in_scheduler else "a one-off container"
+        ensure_runtime(project, stack)
+    where = "the running scheduler" if in_scheduler else dag_test.runtime_one_off(stack)
     status = contextlib.nullcontext() if verbose else err.status(f"Checking DAGs in {where} ...")
     with status:
         if in_scheduler:
             return run_in_scheduler(stack, target, echo)
-        return run_one_off(client, environment, target, echo)
+        return run_one_off(stack, target, echo)
 
 
 def warn_requirements(phases: dict[str, dict[str, Any]]) -> None:
@@ -150,10 +149,8 @@ def print_line(line: str) -> None:
 
 
 def run_test(project: Project, request: dag_test.DagTestRequest) -> CommandRun:
-    """In the running scheduler, against the stack's database, else in a one-off container."""
-    environment = project.environment
-    client = docker_client()
-    stack = Stack(environment, client)
+    """In the running scheduler, against the stack's database, else apart from it."""
+    stack = open_runtime(project.environment)
     if scheduler_running(stack):
         unpaused = dag_test.is_unpaused(stack, request.dag_id)
         if unpaused:
@@ -162,9 +159,10 @@ def run_test(project: Project, request: dag_test.DagTestRequest) -> CommandRun:
             warn(f"could not tell whether {request.dag_id} is paused (the Airflow API did not say)")
         err.print(f"Testing {request.dag_id} in the running scheduler ...")
         return dag_test.run_in_scheduler(stack, request, print_line)
-    ensure_image(project, environment.airflow_version, client)
-    err.print(f"Testing {request.dag_id} in a one-off container (start sequence first) ...")
-    return dag_test.run_one_off(client, environment, request, print_line)
+    ensure_runtime(project, stack)
+    where = dag_test.runtime_one_off(stack)
+    err.print(f"Testing {request.dag_id} in {where} (start sequence first) ...")
+    return dag_test.run_one_off(stack, request, print_line)
 
 
 @dags.command("test")

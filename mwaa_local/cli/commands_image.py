@@ -1,7 +1,6 @@
 """`mwaa-local build-image`."""
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 from rich.live import Live
@@ -9,12 +8,9 @@ from rich.text import Text
 
 from mwaa_local.cli.commands_settings import Project, changes_environment
 from mwaa_local.cli.output import err, out
-from mwaa_local.runtime.engine import docker_client
-from mwaa_local.runtime.image import build_image, find_image, image_build
+from mwaa_local.runtime.interface import Runtime
+from mwaa_local.runtime.select import open_runtime
 from mwaa_local.spec import versions
-
-if TYPE_CHECKING:
-    import docker
 
 
 @click.command("build-image")
@@ -35,7 +31,8 @@ def build_image_command(
     ca_bundle: Path | None,
     quiet: bool,
 ) -> None:
-    """Build the MWAA-shaped Airflow image for one Airflow version."""
+    """Build the MWAA-shaped Airflow image for one Airflow version (under the host runtime: its
+    virtual environment)."""
     environment = project.environment
     version = versions.airflow_version(airflow_version) if airflow_version else None
     build_for(project, version or environment.airflow_version, base_image, ca_bundle, quiet)
@@ -47,36 +44,40 @@ def build_for(
     base_image: str | None = None,
     ca_bundle: Path | None = None,
     quiet: bool = False,
+    runtime: Runtime | None = None,
 ) -> None:
-    """Build the image for `version` with the project's settings, showing the build log."""
-    build = image_build(project.environment.local, version, base_image, ca_bundle)
-    client = docker_client()
-    err.print(
-        f"Building {build.tag} (Airflow {build.version.airflow}, Python {build.version.python}) "
-        f"on {build.base_image}"
-    )
+    """Build what runs `version` with the project's settings (the image, or the host runtime's
+    virtual environment), showing the build log."""
+    runtime = runtime or open_runtime(project.environment)
+    err.print(runtime.build_description(version, base_image, ca_bundle))
     if quiet:
-        built = build_image(client, build, project.cache_dir)
+        summary = runtime.build(
+            version, project.cache_dir, base_image=base_image, ca_bundle=ca_bundle
+        )
     else:
         with Live(Text(""), console=err, transient=True, refresh_per_second=8) as live:
-            built = build_image(
-                client, build, project.cache_dir, lambda line: live.update(Text(line[-160:]))
+            summary = runtime.build(
+                version,
+                project.cache_dir,
+                lambda line: live.update(Text(line[-160:])),
+                base_image=base_image,
+                ca_bundle=ca_bundle,
             )
-    state = "unchanged (layer cache)" if built.cached else "built"
-    out.print(f"{built.tag} {state} in {built.seconds:.1f} s ({built.id[7:19]})")
+    out.print(summary, markup=False)
 
 
-def ensure_image(
+def ensure_runtime(
     project: Project,
-    version: versions.AirflowVersion,
-    client: "docker.DockerClient",
+    runtime: Runtime,
+    version: versions.AirflowVersion | None = None,
     quiet: bool = False,
 ) -> None:
-    """Build the image for `version` unless it was built from the same context (find_image: an
-    image from another Dockerfile, package, base or constraints counts as missing)."""
-    build = image_build(project.environment.local, version)
-    if find_image(client, build, project.cache_dir) is None:
-        build_for(project, version, quiet=quiet)
+    """Build what runs `version` (default: the settings') unless it was built from the same
+    inputs: an image from another Dockerfile, package, base or constraints, or a virtual
+    environment from other packages or constraints, counts as missing."""
+    version = version or project.environment.airflow_version
+    if not runtime.prepared(version, project.cache_dir):
+        build_for(project, version, quiet=quiet, runtime=runtime)
 
 
 COMMANDS = [build_image_command]

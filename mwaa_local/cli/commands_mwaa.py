@@ -6,21 +6,20 @@ import sys
 import click
 from rich.table import Table
 
-from mwaa_local.cli.commands_image import ensure_image
+from mwaa_local.cli.commands_image import ensure_runtime
 from mwaa_local.cli.commands_settings import Project
 from mwaa_local.cli.output import err, out, print_json
-from mwaa_local.runtime.engine import docker_client
 from mwaa_local.runtime.one_off import CommandRun, run_test_command
+from mwaa_local.runtime.select import open_runtime
 
 COMPONENTS = ("scheduler", "worker", "webserver")
 
 
 def run_in_image(project: Project, command: str, component: str, quiet: bool) -> CommandRun:
-    environment = project.environment
-    client = docker_client()
-    ensure_image(project, environment.airflow_version, client, quiet=quiet)
+    runtime = open_runtime(project.environment)
+    ensure_runtime(project, runtime, quiet=quiet)
     echo = (lambda line: None) if quiet else (lambda line: err.print(line, markup=False))
-    return run_test_command(client, environment, command, component, echo)
+    return run_test_command(runtime, command, component, echo)
 
 
 component_option = click.option(

@@ -14,8 +14,8 @@ from mwaa_local.cli.commands_settings import Project
 from mwaa_local.cli.output import out
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.objects.apply import Outcome, apply_objects, export_objects
-from mwaa_local.runtime.engine import docker_client
-from mwaa_local.runtime.stack import Stack
+from mwaa_local.runtime.interface import Runtime
+from mwaa_local.runtime.select import open_runtime
 from mwaa_local.spec.airflow_objects import (
     OBJECTS_FILE_NAME,
     AirflowObjects,
@@ -50,7 +50,7 @@ def project_objects(environment: Environment) -> AirflowObjects | None:
     return load_objects(path, None, masked_names(environment)) if path.is_file() else None
 
 
-def apply_loaded(stack: Stack, loaded: AirflowObjects, console: Console) -> None:
+def apply_loaded(stack: Runtime, loaded: AirflowObjects, console: Console) -> None:
     names = masked_names(stack.environment)
     render_outcomes(apply_objects(stack.api(), loaded, names), console)
 
@@ -89,7 +89,7 @@ def apply_command(project: Project, objects_file: Path | None, env_file: Path | 
     names = masked_names(environment)
     # The files are checked before the stack, so a bad file fails fast (exit status 2).
     loaded = load_objects(yaml_path, env_file, names)
-    stack = Stack(environment, docker_client())
+    stack = open_runtime(environment)
     stack.require_running()
     apply_loaded(stack, loaded, out)
 
@@ -110,7 +110,7 @@ def export_command(project: Project, output: Path | None, force: bool) -> None:
             f"{output} already exists; mwaa-local never rewrites your files unasked.",
             hint="Name another file, or add --force to overwrite it.",
         )
-    stack = Stack(project.environment, docker_client())
+    stack = open_runtime(project.environment)
     stack.require_running()
     exported = export_objects(stack.api(), masked_names(project.environment))
     text = dump_objects(exported)

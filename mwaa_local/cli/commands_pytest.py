@@ -4,11 +4,12 @@ import sys
 
 import click
 
-from mwaa_local.cli.commands_image import ensure_image
+from mwaa_local.cli.commands_image import ensure_runtime
 from mwaa_local.cli.commands_settings import Project
 from mwaa_local.cli.output import err
 from mwaa_local.dags.project_tests import run_pytest, tests_folder
-from mwaa_local.runtime.engine import docker_client
+from mwaa_local.dags.test import runtime_one_off
+from mwaa_local.runtime.select import open_runtime
 
 
 def print_line(line: str) -> None:
@@ -35,10 +36,11 @@ def pytest_command(project: Project, args: tuple[str, ...]) -> None:
     """
     environment = project.environment
     tests_folder(environment.project_dir)
-    client = docker_client()
-    ensure_image(project, environment.airflow_version, client)
-    err.print("Running tests/ with pytest in a one-off container (start sequence first) ...")
-    run = run_pytest(client, environment, args, print_line)
+    runtime = open_runtime(environment)
+    ensure_runtime(project, runtime)
+    where = runtime_one_off(runtime)
+    err.print(f"Running tests/ with pytest in {where} (start sequence first) ...")
+    run = run_pytest(runtime, args, print_line)
     sys.exit(run.exit_code)
 
 

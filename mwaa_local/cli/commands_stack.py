@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mwaa_local.bucket.versions import OBJECT_KINDS
-from mwaa_local.cli.commands_image import ensure_image
+from mwaa_local.cli.commands_image import ensure_runtime
 from mwaa_local.cli.commands_objects import apply_loaded, project_objects
 from mwaa_local.cli.commands_settings import Project, changes_environment
 from mwaa_local.cli.output import err, out, print_json, warn
@@ -27,12 +27,17 @@ from mwaa_local.environment.update import (
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.mwaa.log_streams import log_group
 from mwaa_local.prereqs.checks import PORT_HINT, port_free
-from mwaa_local.runtime.engine import docker_client
-from mwaa_local.runtime.stack import ServiceState, Stack, environment_status
+from mwaa_local.runtime.interface import Runtime
+from mwaa_local.runtime.select import open_runtime, runtime_for_start
+from mwaa_local.runtime.stack import ServiceState
+
+# What every command here drives: the environment's runtime (runtime/interface.py), whichever it
+# is (docker, podman, host).
+Stack = Runtime
 
 
-def open_stack(project: Project) -> Stack:
-    return Stack(project.environment, docker_client())
+def open_stack(project: Project) -> Runtime:
+    return open_runtime(project.environment)
 
 
 def progress_line(states: Mapping[str, ServiceState]) -> Text:
@@ -97,10 +102,16 @@ def start_command(project: Project, foreground: bool, timeout: int) -> None:
 @changes_environment("start")
 def start_environment(project: Project, timeout: int) -> Stack:
     environment = project.environment
-    stack = open_stack(project)
+    chosen = runtime_for_start(environment)
+    stack = chosen.runtime
+    err.print(f"Runtime: {stack.describe()} ({chosen.why})", markup=False)
+    if stack.differences():
+        err.print(f"[yellow]Unlike MWAA, on the {stack.name} runtime:[/]")
+        for difference in stack.differences():
+            err.print(f"  - {difference}", markup=False)
     if not stack.is_running():
         check_port_free(environment.local.bind_address, environment.local.webserver_port)
-    ensure_image(project, environment.airflow_version, stack.client)
+    ensure_runtime(project, stack)
     interrupted = finish_interrupted_update(stack)
     if interrupted:
         warn(interrupted)
@@ -153,7 +164,7 @@ def status_command(project: Project, as_json: bool) -> None:
     stack = open_stack(project)
     states = stack.states()
     record = stack.record()
-    status = shown_status(environment_status(stack.environment, states), record)
+    status = shown_status(stack.status(states), record)
     reports = stack.phase_reports()
     try:
         wanted = stack.bucket_objects()

@@ -8,11 +8,11 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from mwaa_local.cli.commands_image import ensure_image
+from mwaa_local.cli.commands_image import ensure_runtime
 from mwaa_local.cli.commands_settings import Project
 from mwaa_local.cli.output import err, out, print_json
 from mwaa_local.dags.report import files_table, plugin_lines, summary
-from mwaa_local.runtime.engine import docker_client
+from mwaa_local.runtime.select import open_runtime
 from mwaa_local.spec import versions
 from mwaa_local.upgrade import check as upgrade_check
 
@@ -138,15 +138,15 @@ def upgrade_check_command(project: Project, target_name: str, as_json: bool, ver
 
     with _status("Linting for Airflow 3 ...", verbose):
         lint = upgrade_check.lint_step(environment, target)
-    client = docker_client()
+    runtime = open_runtime(target_environment)
     # With --json, stdout is the report's alone.
     to_stderr = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
     with to_stderr:
-        ensure_image(project, target, client, quiet=as_json)
+        ensure_runtime(project, runtime, target, quiet=as_json)
     with _status(f"Testing requirements on Airflow {target.airflow} ...", verbose):
-        requirements = upgrade_check.requirements_step(client, target_environment, echo)
+        requirements = upgrade_check.requirements_step(runtime, echo)
     with _status(f"Checking DAGs on Airflow {target.airflow} ...", verbose):
-        dag_check = upgrade_check.dag_check_step(client, target_environment, echo)
+        dag_check = upgrade_check.dag_check_step(runtime, echo)
 
     report = upgrade_check.assemble(
         environment.airflow_version, target, requirements, dag_check, lint

@@ -30,7 +30,10 @@ def sync_once(bucket: Path, dag_path: str, target: Path) -> dict:
 
 def run(bucket: Path, dag_path: str, target: Path, interval: float, component: str) -> None:
     last_ok: bool | None = None  # the first pass is always reported
-    while True:
+    # The component that started this loop; when it is gone (a host runtime's process, stopped),
+    # so is the loop. In a container it is process 1, gone only with the container.
+    parent = os.getppid()
+    while os.getppid() == parent:
         outcome = sync_once(bucket, dag_path, target)
         changed = outcome.get("copied") or outcome.get("deleted")
         if changed or outcome["ok"] != last_ok:

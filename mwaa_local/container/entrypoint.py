@@ -65,7 +65,8 @@ def wait_for_services(env: dict[str, str]) -> None:
     database = env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN") or env.get(
         "AIRFLOW__CORE__SQL_ALCHEMY_CONN"
     )
-    if database:
+    # A SQLite file (the host runtime) has no server to wait for.
+    if database and database.startswith("postgres"):
         wait_for("the metadata database", lambda: check_database(database), timeout)
     broker = env.get("AIRFLOW__CELERY__BROKER_URL", "")
     if broker.startswith("redis"):
@@ -102,7 +103,8 @@ def start_dag_sync(component: str, env: dict[str, str]) -> None:
 def write_component_env(env: dict[str, str]) -> None:
     """Leave the component's environment where `mwaa-local shell` and `mwaa-local airflow` load
     it, so they see what the component sees (its name, the startup script's exports)."""
-    path = Path(paths.COMPONENT_ENV_FILE)
+    home = Path(env.get("AIRFLOW_HOME", str(paths.AIRFLOW_HOME)))
+    path = home / paths.COMPONENT_ENV_FILE.relative_to(paths.AIRFLOW_HOME)
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = [f"export {k}={shlex.quote(v)}" for k, v in sorted(env.items()) if k.isidentifier()]
     path.write_text("\n".join(lines) + "\n")
@@ -133,7 +135,8 @@ def start_component(component: str, extra: list[str]) -> None:
         sys.exit(migrate_db(env))
     settings = SequenceSettings.from_environ(component, env)
     sync_dags(settings)
-    outcome = run_start_sequence(settings, env)
+    streams = settings.airflow_home / paths.STREAMS_ROOT.relative_to(paths.AIRFLOW_HOME)
+    outcome = run_start_sequence(settings, env, streams_root=streams)
     if outcome.fatal:
         raise MwaaLocalError(f"{component} cannot start: {outcome.fatal}")
     write_component_env(outcome.env)

@@ -4,6 +4,7 @@ streamed to the component's log under a hard cap, then MWAA's failure message an
 variables, the plan, the diagnosis) are in mwaa_local/mwaa/requirements.py.
 """
 
+import os
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -19,7 +20,8 @@ from mwaa_local.mwaa.requirements import (
 )
 
 DEFAULT_PYTHON = "python3"
-DEFAULT_PREFIX = str(paths.USER_SITE)
+# The host runtime installs into its virtual environment instead of the airflow user's site.
+DEFAULT_PREFIX = os.environ.get("MWAA_LOCAL_INSTALL_PREFIX") or str(paths.USER_SITE)
 _INSTALLED_RE = re.compile(r"^\s*([+~-])\s+([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==(\S+)")
 
 

@@ -5,12 +5,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-import docker
-
 from mwaa_local.container import paths
+from mwaa_local.runtime.interface import Runtime
 from mwaa_local.runtime.one_off import CommandRun, report_in_one_off, report_in_scheduler
-from mwaa_local.runtime.stack import Stack
-from mwaa_local.spec.settings import Environment
 
 # Where each Airflow component keeps its copy of the bucket's DAG folder (mwaa-behaviour.md 3).
 CONTAINER_DAGS = paths.DAGS_DIR
@@ -68,23 +65,21 @@ def host_folder(target: CheckTarget, bucket: Path, dag_s3_path: str) -> Path:
 
 
 def run_in_scheduler(
-    stack: Stack, target: CheckTarget, on_line: Callable[[str], None]
+    runtime: Runtime, target: CheckTarget, on_line: Callable[[str], None]
 ) -> CommandRun:
     """Sync the bucket's DAG folder into the running scheduler, then check there, with the
     scheduler's own environment (its startup script's exports included)."""
     command = ["python", "-m", "mwaa_local.container.dag_check", *target.arguments()]
-    return report_in_scheduler(stack, command, WHAT, on_line)
+    return report_in_scheduler(runtime, command, WHAT, on_line)
 
 
 def run_one_off(
-    client: docker.DockerClient,
-    environment: Environment,
-    target: CheckTarget,
-    on_line: Callable[[str], None],
+    runtime: Runtime, target: CheckTarget, on_line: Callable[[str], None]
 ) -> CommandRun:
-    """Check in a one-off container that runs the scheduler's start sequence first."""
+    """Check apart from the running components (a one-off container, a throwaway folder) after
+    the scheduler's start sequence."""
     volumes = {}
     if target.mount is not None:
         volumes[str(target.mount)] = {"bind": str(CHECK_MOUNT), "mode": "ro"}
     command = [ONE_OFF_COMMAND, *target.arguments()]
-    return report_in_one_off(client, environment, command, WHAT, on_line, volumes)
+    return report_in_one_off(runtime, command, WHAT, on_line, volumes)

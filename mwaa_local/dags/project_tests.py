@@ -10,13 +10,11 @@ tests (dags/) read as they do in the project folder.
 from collections.abc import Callable
 from pathlib import Path
 
-import docker
-
 from mwaa_local.container import paths
 from mwaa_local.errors import MwaaLocalError
+from mwaa_local.runtime.interface import Runtime
 from mwaa_local.runtime.line_stream import LineStream
-from mwaa_local.runtime.one_off import CommandRun, last_json_line, run_one_off
-from mwaa_local.spec.settings import Environment
+from mwaa_local.runtime.one_off import CommandRun, last_json_line
 
 ONE_OFF_COMMAND = "project-pytest"
 TESTS_FOLDER = "tests"
@@ -69,13 +67,10 @@ def outcome(exit_code: int, stdout: str, tail: str) -> CommandRun:
 
 
 def run_pytest(
-    client: docker.DockerClient,
-    environment: Environment,
-    args: tuple[str, ...] | list[str],
-    on_line: Callable[[str], None],
+    runtime: Runtime, args: tuple[str, ...] | list[str], on_line: Callable[[str], None]
 ) -> CommandRun:
     stderr = LineStream(on_line)
     command = [ONE_OFF_COMMAND, *pytest_arguments(args)]
-    mounts = project_mounts(environment.project_dir)
-    exit_code, stdout = run_one_off(client, environment, command, stderr, mounts)
+    mounts = project_mounts(runtime.environment.project_dir)
+    exit_code, stdout = runtime.run_one_off(command, stderr, mounts)
     return outcome(exit_code, stdout, "\n".join(stderr.tail))

@@ -8,18 +8,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import docker
-
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.objects.rest_client import AirflowApiError
+from mwaa_local.runtime.interface import Runtime
 from mwaa_local.runtime.one_off import (
     ONE_OFF,
     CommandRun,
     report_in_one_off,
     report_in_scheduler,
 )
-from mwaa_local.runtime.stack import Stack
-from mwaa_local.spec.settings import Environment
 
 ONE_OFF_COMMAND = "dags-test"
 MODULE = ["python", "-m", "mwaa_local.container.dag_test"]
@@ -69,7 +66,7 @@ def parse_logical_date(text: str) -> str:
     return text
 
 
-def is_unpaused(stack: Stack, dag_id: str) -> bool | None:
+def is_unpaused(stack: Runtime, dag_id: str) -> bool | None:
     """Whether the running stack's scheduler schedules `dag_id` (None: the API did not tell)."""
     try:
         return not stack.api().request("GET", f"/dags/{dag_id}")["is_paused"]
@@ -91,20 +88,22 @@ def refuse_unpaused(dag_id: str) -> MwaaLocalError:
 
 
 def run_in_scheduler(
-    stack: Stack, request: DagTestRequest, on_line: Callable[[str], None]
+    stack: Runtime, request: DagTestRequest, on_line: Callable[[str], None]
 ) -> CommandRun:
     return report_in_scheduler(stack, [*MODULE, *request.arguments()], WHAT, on_line)
 
 
 def run_one_off(
-    client: docker.DockerClient,
-    environment: Environment,
-    request: DagTestRequest,
-    on_line: Callable[[str], None],
+    runtime: Runtime, request: DagTestRequest, on_line: Callable[[str], None]
 ) -> CommandRun:
     command = [ONE_OFF_COMMAND, *request.arguments()]
-    where = f"{ONE_OFF} with a throwaway SQLite database"
-    return report_in_one_off(client, environment, command, WHAT, on_line, where=where)
+    where = f"{runtime_one_off(runtime)} with a throwaway SQLite database"
+    return report_in_one_off(runtime, command, WHAT, on_line, where=where)
+
+
+def runtime_one_off(runtime: Runtime) -> str:
+    """How reports name a run apart from the running components."""
+    return "a throwaway folder on this machine" if runtime.name == "host" else ONE_OFF
 
 
 def not_found_hint(report: dict[str, Any]) -> str:

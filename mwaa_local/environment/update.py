@@ -14,7 +14,7 @@ from typing import Any
 from mwaa_local.bucket.versions import OBJECT_KINDS, Objects, ObjectVersion
 from mwaa_local.environment.record import EnvironmentRecord
 from mwaa_local.errors import MwaaLocalError
-from mwaa_local.runtime.stack import ComponentFailed, Stack, airflow_services
+from mwaa_local.runtime.stack import ComponentFailed, Stack
 from mwaa_local.runtime.state import write_private
 from mwaa_local.spec.settings import Environment
 
@@ -136,7 +136,7 @@ def update_environment(
     stack.write_env_files(wanted)
     restarted: list[str] = []
     failure: tuple[str, str] | None = None
-    for service in airflow_services(stack.environment):
+    for service in stack.airflow_components():
         on_step(f"UPDATING: restarting {service} with the new versions")
         stack.recreate((service,))
         restarted.append(service)
@@ -185,7 +185,7 @@ def finish_interrupted_update(stack: Stack) -> str | None:
         if kept.is_file():
             write_private(path, kept.read_text())
     if stack.is_running():
-        stack.recreate(airflow_services(stack.environment))
+        stack.recreate(stack.airflow_components())
     if record.last_update is None:
         record.begin_update("mwaa-local update")
     message = (

@@ -1,10 +1,11 @@
 """One-off containers from the environment's image, with no running stack: what the
-`test-requirements` and `test-startup-script` commands run in."""
+`test-requirements` and `test-startup-script` commands run in (the docker and podman runtimes'
+`run_one_off`), and the reports such runs print, whichever runtime ran them."""
 
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import docker
 
@@ -20,6 +21,9 @@ from mwaa_local.runtime.stack import (
     airflow_environment,
 )
 from mwaa_local.spec.settings import Environment
+
+if TYPE_CHECKING:
+    from mwaa_local.runtime.interface import Runtime
 
 ONE_OFF = "a one-off container"
 
@@ -74,40 +78,36 @@ def run_one_off(
 
 
 def run_test_command(
-    client: docker.DockerClient,
-    environment: Environment,
-    command: str,
-    component: str,
-    on_line: Callable[[str], None],
+    runtime: "Runtime", command: str, component: str, on_line: Callable[[str], None]
 ) -> CommandRun:
-    """Run an in-container test command, streaming its log; return its exit code and report."""
-    exit_code, stdout = run_one_off(client, environment, [command, component], LineStream(on_line))
+    """Run an in-container test command apart from the running components (a one-off
+    container, or a throwaway folder under the host runtime), streaming its log; return its exit
+    code and report."""
+    exit_code, stdout = runtime.run_one_off([command, component], LineStream(on_line))
     return CommandRun(exit_code, last_report(stdout, command))
 
 
 def report_in_scheduler(
-    stack: Stack, command: list[str], what: str, on_line: Callable[[str], None]
+    runtime: "Runtime", command: list[str], what: str, on_line: Callable[[str], None]
 ) -> CommandRun:
     """Run an in-container module in the running scheduler (after a DAG sync, with the
     scheduler's environment); its exit code and report."""
-    exit_code, stdout, tail = stack.exec_streaming("scheduler", command, on_line)
-    where = f"the scheduler container {stack.container_for('scheduler').name}"
-    return CommandRun(exit_code, last_report(stdout, what, tail), where)
+    exit_code, stdout, tail = runtime.exec_streaming("scheduler", command, on_line)
+    return CommandRun(exit_code, last_report(stdout, what, tail), runtime.where("scheduler"))
 
 
 def report_in_one_off(
-    client: docker.DockerClient,
-    environment: Environment,
+    runtime: "Runtime",
     command: list[str],
     what: str,
     on_line: Callable[[str], None],
     volumes: dict[str, dict[str, str]] | None = None,
     where: str = ONE_OFF,
 ) -> CommandRun:
-    """Run an entrypoint command in a one-off container after the start sequence; its exit code,
-    report and the start-sequence phases it reported."""
+    """Run an entrypoint command apart from the running components, after the start sequence;
+    its exit code, report and the start-sequence phases it reported."""
     stderr = LineStream(on_line)
-    exit_code, stdout = run_one_off(client, environment, command, stderr, volumes)
+    exit_code, stdout = runtime.run_one_off(command, stderr, volumes)
     report = last_report(stdout, what, "\n".join(stderr.tail))
     return CommandRun(exit_code, report, where, phases=read_phases(stdout))
 

@@ -86,12 +86,16 @@ OBJECT_VERSION_MAX_BYTES = 1024
 # mwaa-behaviour.md 6.1 (TagResource): at most 50 tags, key <= 128 chars, value <= 256 chars.
 TAGS_MAX, TAG_KEY_MAX, TAG_VALUE_MAX = 50, 128, 256
 DAG_SYNC_MODES = ("fast", "mwaa")
+# Where the components run: the compose stack on Docker or Podman, or processes on this machine.
+RUNTIMES = ("docker", "podman", "host")
 
 
 @dataclass(frozen=True)
 class LocalSettings:
     """mwaa-local's own settings (the `Local:` mapping, or MWAA_LOCAL_<UPPER_SNAKE> variables)."""
 
+    # One of RUNTIMES; None: the first that works (runtime/select.py).
+    runtime: str | None = None
     base_image: str = "public.ecr.aws/amazonlinux/amazonlinux:2023"
     postgres_image: str = "postgres:16"
     redis_image: str = "redis:7"
@@ -759,6 +763,7 @@ def _path(value: Any) -> Path:
 
 # Key under Local: -> parser; field = its snake_case name, variable = MWAA_LOCAL_<UPPER_SNAKE>.
 LOCAL_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "Runtime": _one_of(RUNTIMES),
     "BaseImage": _text,
     "PostgresImage": _text,
     "RedisImage": _text,

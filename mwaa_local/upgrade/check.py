@@ -24,13 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import docker
-
 from mwaa_local.dags.check import CONTAINER_DAGS, CheckTarget, run_one_off
 from mwaa_local.dags.report import exit_code as dag_check_exit_code
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.package_requirements.archive import default_plugins_source
 from mwaa_local.runtime.image import image_tag
+from mwaa_local.runtime.interface import Runtime
 from mwaa_local.runtime.one_off import run_test_command
 from mwaa_local.spec import versions
 from mwaa_local.spec.settings import Environment
@@ -118,14 +117,11 @@ def display_path(path: Path) -> str:
 # --- 1. the requirements test -------------------------------------------------------------------
 
 
-def requirements_step(
-    client: docker.DockerClient, environment: Environment, on_line: Echo
-) -> dict[str, Any]:
-    """`test-requirements` in `environment`'s image: its report plus `ok` and `exit_code`."""
+def requirements_step(runtime: Runtime, on_line: Echo) -> dict[str, Any]:
+    """`test-requirements` for the runtime's environment (the target version's image): its
+    report plus `ok` and `exit_code`."""
     try:
-        run = run_test_command(
-            client, environment, "test-requirements", REQUIREMENTS_COMPONENT, on_line
-        )
+        run = run_test_command(runtime, "test-requirements", REQUIREMENTS_COMPONENT, on_line)
     except MwaaLocalError as error:
         return {"ok": False, "exit_code": 1, "fatal": error.message}
     return {**run.report, "ok": run.exit_code == 0, "exit_code": run.exit_code}
@@ -151,14 +147,14 @@ def requirements_line(part: dict[str, Any]) -> str:
 # --- 2. the DAG check ---------------------------------------------------------------------------
 
 
-def dag_check_step(
-    client: docker.DockerClient, environment: Environment, on_line: Echo
-) -> dict[str, Any]:
-    """`dags check` on the bucket's DAG folder in a one-off container from `environment`'s image
-    (after the scheduler's start sequence): its report plus `ok` and `exit_code`."""
+def dag_check_step(runtime: Runtime, on_line: Echo) -> dict[str, Any]:
+    """`dags check` on the bucket's DAG folder apart from the running components, for the
+    runtime's environment (the target version), after the scheduler's start sequence: its report
+    plus `ok` and `exit_code`."""
+    environment = runtime.environment
     target = CheckTarget(CONTAINER_DAGS, CONTAINER_DAGS)
     try:
-        run = run_one_off(client, environment, target, on_line)
+        run = run_one_off(runtime, target, on_line)
     except MwaaLocalError as error:
         return {"ok": False, "exit_code": 1, "fatal": error.message, "files": []}
     report = {**run.report, "where": run.where}

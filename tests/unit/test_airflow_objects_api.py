@@ -539,9 +539,8 @@ class FakeStack:
 @pytest.fixture
 def cli(server, monkeypatch, tmp_path):
     fake, api = server
-    monkeypatch.setattr(commands_objects, "docker_client", lambda: None)
     monkeypatch.setattr(
-        commands_objects, "Stack", lambda environment, client: FakeStack(api, environment)
+        commands_objects, "open_runtime", lambda environment: FakeStack(api, environment)
     )
     root = Group("mwaa-local")
     root.add_command(commands_objects.objects)

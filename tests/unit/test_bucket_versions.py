@@ -193,6 +193,9 @@ class FakeStack:
     def record(self) -> EnvironmentRecord:
         return EnvironmentRecord.load(self.record_file)
 
+    def airflow_components(self) -> tuple[str, ...]:
+        return self.environment.airflow_version.components
+
     def write_env_files(self, objects=None) -> None:
         for path in self.state.env_files:
             path.write_text(f"NEW_VERSIONS={path.name}\n")

@@ -13,6 +13,9 @@ PACKAGE = Path(mwaa_local.__file__).resolve().parent
 CONTAINER_CONTRACT = "mwaa_local.container.paths"
 RUNTIME_MODULES = {"__init__", "engine", "compose", "image", "stack", "state", "one_off"}
 RUNTIME_MODULES |= {"line_stream"}  # container output cut into lines, for the stack and one-offs
+# The runtimes behind one interface (issue 16): docker/podman's compose stack, host processes.
+RUNTIME_MODULES |= {"interface", "select", "compose_runtime", "podman"}
+RUNTIME_MODULES |= {"host", "host_venv", "host_supervisor"}
 
 
 def module_name(path: Path) -> str:

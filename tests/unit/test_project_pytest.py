@@ -8,7 +8,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from mwaa_local.cli import commands_image, commands_pytest
+from mwaa_local.cli import commands_pytest
 from mwaa_local.cli.commands_settings import Project
 from mwaa_local.container import project_pytest as pytest_runner
 from mwaa_local.dags import project_tests as project_pytest
@@ -96,12 +96,20 @@ def test_args_pass_through_to_pytest(tmp_path, monkeypatch):
     (tmp_path / "tests").mkdir()
     seen = {}
 
-    def fake_run(client, environment, args, on_line):
+    def fake_run(runtime, args, on_line):
         seen["args"] = args
         return CommandRun(5, {"exit_code": 5})
 
-    monkeypatch.setattr(commands_pytest, "docker_client", lambda: None)
-    monkeypatch.setattr(commands_image, "find_image", lambda client, build, cache: object())
+    class ImageThere:
+        name = "docker"
+
+        def __init__(self, environment):
+            self.environment = environment
+
+        def prepared(self, version, cache_dir):
+            return True
+
+    monkeypatch.setattr(commands_pytest, "open_runtime", ImageThere)
     monkeypatch.setattr(commands_pytest, "run_pytest", fake_run)
     group = click.Group(commands={"pytest": commands_pytest.pytest_command})
     args = ["pytest", "-x", "--tb=short", "-k", "dags and not slow", "tests/test_a.py::t"]

@@ -281,19 +281,27 @@ def test_missing_ruff_is_a_failed_lint_not_a_crash(monkeypatch):
 def fake_containers(monkeypatch):
     calls = {"built": [], "steps": []}
 
-    def fake_build_for(project, version, quiet=False):
+    def fake_build_for(project, version, quiet=False, runtime=None):
         calls["built"].append((version.airflow, quiet))
         out.print("mwaa-local/airflow:x built")  # build_for reports on stdout
 
     def step(name, part):
-        def run(client, environment, on_line):
-            calls["steps"].append((name, environment.airflow_version.airflow))
+        def run(runtime, on_line):
+            calls["steps"].append((name, runtime.environment.airflow_version.airflow))
             return part
 
         return run
 
-    monkeypatch.setattr(commands_upgrade, "docker_client", lambda: object())
-    monkeypatch.setattr(commands_image, "find_image", lambda client, build, cache: None)
+    class NoImageYet:
+        name = "docker"
+
+        def __init__(self, environment):
+            self.environment = environment
+
+        def prepared(self, version, cache_dir):
+            return False
+
+    monkeypatch.setattr(commands_upgrade, "open_runtime", NoImageYet)
     monkeypatch.setattr(commands_image, "build_for", fake_build_for)
     requirements = {"ok": True, "exit_code": 0, "requirements": {"ran": False}}
     dag_check = {"ok": True, "exit_code": 0, "files": [], "airflow_version": "3.3.1"}
