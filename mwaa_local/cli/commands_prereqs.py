@@ -16,7 +16,8 @@ from mwaa_local.prereqs.checks import SKIPPED, Check, run_checks
 @click.pass_obj
 @click.pass_context
 def validate_prereqs_command(ctx: click.Context, project: Project, as_json: bool) -> None:
-    """Check Docker, compose, the web port, disk and memory."""
+    """Check Docker (or Podman), compose, the web port, disk and memory; under the host runtime,
+    uv, MWAA's Python, the port, disk and memory."""
     checks = run_checks(project.environment)
     if as_json:
         print_json([asdict(check) for check in checks])

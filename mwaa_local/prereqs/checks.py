@@ -5,6 +5,7 @@ Every check returns a `Check` instead of raising, so one missing piece never hid
 
 import errno
 import ipaddress
+import os
 import shutil
 import socket
 from collections.abc import Callable, Collection
@@ -48,10 +49,16 @@ _ENGINE_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestExce
 
 def run_checks(
     environment: Environment,
-    client_factory: Callable[[], Any] = docker_client,
+    client_factory: Callable[[], Any] | None = None,
     own_ports: Collection[int] = frozenset(),
 ) -> list[Check]:
-    """All prerequisite checks, in a fixed order; `own_ports` are ports our stack already holds."""
+    """All prerequisite checks, in a fixed order; `own_ports` are ports our stack already holds.
+    The engine is Docker's, or Podman's with `Local.Runtime: podman`; the host runtime has none
+    (host_checks)."""
+    if environment.local.runtime == "host":
+        return host_checks(environment, own_ports)
+    if client_factory is None:
+        client_factory = podman_only if environment.local.runtime == "podman" else docker_client
     engine, info = _engine(client_factory)
     local = environment.local
     return [
@@ -177,3 +184,40 @@ def check_memory(info: dict[str, Any] | None) -> Check:
 
 def _gib(size: int) -> str:
     return f"{size / GIB:.1f} GiB"
+
+
+def podman_only():
+    from mwaa_local.runtime.podman import podman_client
+
+    return podman_client()[0]
+
+
+# The host runtime's virtual environment and logs (no image, no database server).
+MIN_HOST_DISK_FREE_BYTES = 2 * GIB
+MIN_HOST_MEMORY_BYTES = 2 * GIB
+
+
+def host_checks(environment: Environment, own_ports: Collection[int] = frozenset()) -> list[Check]:
+    """What the host runtime needs: uv, MWAA's Python version (or uv to install it), the port,
+    disk for the virtual environment, memory for four Airflow processes."""
+    from mwaa_local.runtime.host_venv import find_python, uv_command
+
+    local = environment.local
+    python = environment.airflow_version.python
+    try:
+        uv = uv_command()
+        checks = [Check("uv", True, " ".join(uv))]
+    except MwaaLocalError as e:
+        uv = None
+        checks = [Check("uv", False, e.message, e.hint)]
+    found = find_python(python, uv)
+    detail = found or "not on this machine; uv installs it at the first start"
+    checks.append(Check(f"python {python}", bool(found or uv), detail))
+    checks.append(check_port(local.bind_address, local.webserver_port, own_ports))
+    free = shutil.disk_usage(Path(environment.project_dir).resolve()).free
+    need = f"need {MIN_HOST_DISK_FREE_BYTES // GIB} GiB"
+    checks.append(Check("disk", free >= MIN_HOST_DISK_FREE_BYTES, f"{_gib(free)} free; {need}"))
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    need = f"need {MIN_HOST_MEMORY_BYTES // GIB} GiB"
+    checks.append(Check("memory", total >= MIN_HOST_MEMORY_BYTES, f"{_gib(total)}; {need}"))
+    return checks

@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -26,12 +27,16 @@ import requests.exceptions
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.runtime.compose import compose_tool
 from mwaa_local.runtime.compose_runtime import DockerRuntime
+from mwaa_local.runtime.image import image_tag
 from mwaa_local.runtime.stack import START_TIMEOUT_SECONDS, ServiceState
 from mwaa_local.spec.settings import Environment
+from mwaa_local.spec.versions import AirflowVersion
 
 # How often due health checks run while mwaa-local waits; the compose file's checks run every
 # 2-3 s under Docker.
 TICK_SECONDS = 2.0
+# libpod's own endpoints answer under a versioned path only (Podman 4 takes any version there).
+LIBPOD_API = "4.0.0"
 OTHER_RUNTIMES = "or choose another runtime: Local.Runtime: docker | host (MWAA_LOCAL_RUNTIME)"
 _ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException, OSError)
 
@@ -166,6 +171,30 @@ class PodmanRuntime(DockerRuntime):
         # `env` sets DOCKER_HOST for every compose call, whoever makes it (compose, exec, logs).
         return ["env", f"DOCKER_HOST={self.url}", *super().compose_command(*args)]
 
+    def build(
+        self,
+        version: AirflowVersion,
+        cache_dir: Path,
+        on_line: Callable[[str], None] = lambda line: None,
+        base_image: str | None = None,
+        ca_bundle: Path | None = None,
+    ) -> str:
+        """As the docker runtime's; Podman's build log (buildah's) does not say whether a step
+        ran, so whether anything changed is read from the image id."""
+        tag = image_tag(version)
+        before = self._image_id(tag)
+        started = time.monotonic()
+        super().build(version, cache_dir, on_line, base_image, ca_bundle)
+        after = self._image_id(tag) or ""
+        state = "unchanged (layer cache)" if after == before else "built"
+        return f"{tag} {state} in {time.monotonic() - started:.1f} s ({after[7:19]})"
+
+    def _image_id(self, tag: str) -> str | None:
+        try:
+            return self.client.images.get(tag).id
+        except docker.errors.ImageNotFound:
+            return None
+
     # --- health checks ---------------------------------------------------------------------
 
     def run_due_health_checks(self) -> None:
@@ -187,7 +216,7 @@ class PodmanRuntime(DockerRuntime):
 
     def _health_check(self, container_id: str) -> None:
         api = self.client.api
-        url = f"{api.base_url}/libpod/containers/{container_id}/healthcheck"
+        url = f"{api.base_url}/v{LIBPOD_API}/libpod/containers/{container_id}/healthcheck"
         with contextlib.suppress(*_ERRORS):
             api.get(url, timeout=60)
 

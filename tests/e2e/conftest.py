@@ -10,6 +10,7 @@ import sys
 from dataclasses import dataclass
 
 import docker
+import docker.errors
 import pytest
 
 # One Airflow 2 and one Airflow 3 version, each on a base with MWAA's Python for it.
@@ -92,3 +93,41 @@ def airflow3_image(docker_engine, tmp_path_factory) -> BuiltImage:
 @pytest.fixture(params=["airflow2_image", "airflow3_image"])
 def any_image(request) -> BuiltImage:
     return request.getfixturevalue(request.param)
+
+
+@pytest.fixture(scope="session")
+def podman_engine():
+    """A client on Podman's API socket, or the test skipped with the reason Podman cannot run
+    here (the message mwaa-local prints: what to install or start)."""
+    from mwaa_local.errors import MwaaLocalError
+    from mwaa_local.runtime.podman import podman_client
+
+    try:
+        client, url = podman_client()
+    except MwaaLocalError as e:
+        pytest.skip(f"podman cannot run here: {e.message} {e.hint or ''}")
+    return client
+
+
+def copy_to_podman(docker_engine, podman_engine, tag: str) -> None:
+    """The Docker engine's image `tag`, loaded into Podman unless Podman has the same image (no
+    registry here to pull from; an image built by this run is not in Podman's store)."""
+    wanted = docker_engine.images.get(tag)
+    try:
+        if podman_engine.images.get(tag).labels == wanted.labels:
+            return
+    except docker.errors.ImageNotFound:
+        pass
+    podman_engine.images.load(wanted.save(chunk_size=1 << 20))
+
+
+@pytest.fixture(scope="session")
+def podman_airflow3_image(airflow3_image, docker_engine, podman_engine) -> BuiltImage:
+    """The Airflow 3 image and the Postgres and Redis images, in Podman's store."""
+    for tag in (
+        airflow3_image.tag,
+        os.environ.get("MWAA_LOCAL_POSTGRES_IMAGE", "postgres:16"),
+        os.environ.get("MWAA_LOCAL_REDIS_IMAGE", "redis:7"),
+    ):
+        copy_to_podman(docker_engine, podman_engine, tag)
+    return airflow3_image

@@ -1,7 +1,10 @@
 """Helpers for tests that start real stacks: a project folder, free ports, guaranteed cleanup."""
 
+import contextlib
 import json
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -63,18 +66,61 @@ class Project:
         except MwaaLocalError:
             return None
 
+    @property
+    def runtime(self) -> str:
+        recorded = self.state / "runtime.json"
+        return json.loads(recorded.read_text())["Runtime"] if recorded.is_file() else "docker"
+
     def destroy(self) -> None:
-        """Remove the project's containers, volumes and network, whatever state they are in."""
+        """Remove the project's containers, volumes and network, or its host processes,
+        whatever state they are in."""
+        if self.runtime == "host":
+            stop_host_processes(self.state / "host")
         env_file = self.state / "compose.env"
         if env_file.is_file():
+            env = None
+            if self.runtime == "podman":
+                from mwaa_local.runtime.podman import podman_client
+
+                env = {**os.environ, "DOCKER_HOST": podman_client()[1]}
             subprocess.run(
                 [*compose_tool().command, "-p", self.name.lower(), "-f", str(compose_file()),
                  "--env-file", str(env_file),
                  "--profile", "airflow2", "--profile", "airflow3", "--profile", "s3",
                  "down", "--volumes", "--remove-orphans", "--timeout", "5"],
                 capture_output=True,
+                env=env,
             )  # fmt: skip
         shutil.rmtree(self.path, ignore_errors=True)
+
+
+def stop_host_processes(root: Path) -> None:
+    """Kill every process the host runtime started for a project (its supervisors and their
+    components' process groups), whatever the test left running."""
+    for pid_file in (root / "run").glob("*.pid"):
+        status_file = pid_file.with_suffix(".json")
+        pids = [int(pid_file.read_text().strip() or 0)]
+        if status_file.is_file():
+            pids.append(int(json.loads(status_file.read_text()).get("pid") or 0))
+        for pid in pids:
+            if pid > 1:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+
+
+def host_processes(root: Path) -> list[str]:
+    """The command lines of live processes whose environment or command names `root` (Linux)."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            seen = (proc / "environ").read_bytes() + (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if str(root).encode() in seen and int(proc.name) != os.getpid():
+            found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+    return found
 
 
 def make_project(name: str, version: str, options: dict | None = None, **local) -> Project:

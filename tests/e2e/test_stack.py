@@ -1,24 +1,56 @@
-"""`mwaa-local start` and its lifecycle on real stacks: one Airflow 2 and one Airflow 3."""
+"""`mwaa-local start` and its lifecycle on real stacks: one Airflow 2 and one Airflow 3, on each
+runtime (docker; host; podman where Podman's socket answers)."""
 
 import json
 import os
 import socket
+from dataclasses import dataclass
 
+import docker
 import pytest
 
-from tests.e2e.stacks import make_project
+from tests.e2e.conftest import AIRFLOW2, AIRFLOW3
+from tests.e2e.stacks import Project, host_processes, make_project
 
 pytestmark = pytest.mark.e2e
 
 DAG = "mwaa_local_example"
 
 
-@pytest.fixture(params=["airflow2_image", "airflow3_image"])
-def project(request):
-    image = request.getfixturevalue(request.param)
-    name = f"e2e-{image.version.replace('.', '')}-{os.getpid()}"
-    project = make_project(name, image.version)
-    yield project
+# (runtime, the fixture giving the image or, for host, the Airflow version): the same scenario on
+# each runtime. The host runtime needs no image: its virtual environment comes from uv's cache.
+SCENARIOS = {
+    "docker-airflow2": ("docker", "airflow2_image"),
+    "docker-airflow3": ("docker", "airflow3_image"),
+    "host-airflow2": ("host", AIRFLOW2),
+    "host-airflow3": ("host", AIRFLOW3),
+    "podman-airflow3": ("podman", "podman_airflow3_image"),
+}
+
+
+@dataclass
+class Scenario:
+    project: Project
+    runtime: str
+    engine: docker.DockerClient | None  # where the containers are; None on host
+
+    @property
+    def task_component(self) -> str:
+        """Where the example's task runs: a Celery worker, or the host's scheduler."""
+        return "scheduler" if self.runtime == "host" else "worker"
+
+
+@pytest.fixture(params=SCENARIOS.values(), ids=SCENARIOS.keys())
+def scenario(request):
+    runtime, source = request.param
+    if runtime == "host":
+        version, engine = source, None
+    else:
+        version = request.getfixturevalue(source).version
+        engine = request.getfixturevalue(f"{runtime}_engine")
+    name = f"e2e-{runtime[0]}{version.replace('.', '')}-{os.getpid()}"
+    project = make_project(name, version, Runtime=runtime)
+    yield Scenario(project, runtime, engine)
     project.destroy()
 
 
@@ -29,40 +61,60 @@ def run_example(project) -> tuple[str, dict]:
     return run_id, api.wait_for_run(DAG, run_id)
 
 
-def test_lifecycle(project, docker_engine):
+def expected_components(scenario: Scenario) -> set[str]:
+    major3 = scenario.project.version >= "3"
+    airflow = {"scheduler", "triggerer"} | (
+        {"api-server", "dag-processor"} if major3 else {"webserver"}
+    )
+    if scenario.runtime == "host":
+        return airflow | {"migrate-db"}
+    return airflow | {"postgres", "redis", "migrate-db", "worker"}
+
+
+def test_lifecycle(scenario):
+    project, task_component = scenario.project, scenario.task_component
     started = project.cli("start")
     assert started.returncode == 0, started.output
     assert "is AVAILABLE" in started.stdout
     assert f"http://127.0.0.1:{project.port}" in started.stdout
     assert "admin / " in started.stdout
+    assert f"Runtime: {scenario.runtime}" in started.stderr
+    if scenario.runtime == "host":  # what cannot be as on MWAA, said once
+        assert started.stderr.count("Unlike MWAA") == 1 and "SQLite" in started.stderr
 
     status = json.loads(project.cli("status", "--json").stdout)
     assert status["Status"] == "AVAILABLE"
-    expected = {"postgres", "redis", "migrate-db", "scheduler", "worker", "triggerer"}
-    expected |= {"api-server", "dag-processor"} if project.version >= "3" else {"webserver"}
-    assert set(status["Components"]) == expected
+    assert set(status["Components"]) == expected_components(scenario)
 
-    # The example DAG runs on the Celery worker: its log names the worker's container.
+    # The example DAG runs on the Celery worker (on host, in the scheduler's executor): its log
+    # names the worker's container (this machine).
     run_id, run = run_example(project)
     assert run["state"] == "success"
     log = project.api().task_log(DAG, run_id, "where_am_i")
-    worker = docker_engine.containers.get(status["Components"]["worker"]["Container"])
-    assert f"ran on host {worker.attrs['Config']['Hostname']} in component worker" in log
+    if scenario.engine is None:
+        host = socket.gethostname()
+    else:
+        container = status["Components"]["worker"]["Container"]
+        host = scenario.engine.containers.get(container).attrs["Config"]["Hostname"]
+    assert f"ran on host {host} in component {task_component}" in log
 
     listed = project.cli("airflow", "dags", "list")
     assert listed.returncode == 0, listed.output
     assert DAG in listed.stdout
 
-    shell = project.cli("shell", "worker", input="echo component=$MWAA_AIRFLOW_COMPONENT\n")
-    assert "component=worker" in shell.stdout, shell.output
+    echo = "echo component=$MWAA_AIRFLOW_COMPONENT\n"
+    shell = project.cli("shell", task_component, input=echo)
+    assert f"component={task_component}" in shell.stdout, shell.output
 
-    restarted = project.cli("restart", "worker")
+    restarted = project.cli("restart", task_component)
     assert restarted.returncode == 0, restarted.output
     assert json.loads(project.cli("status", "--json").stdout)["Status"] == "AVAILABLE"
 
     # stop keeps the metadata database: the run is still there after a new start.
     assert project.cli("stop").returncode == 0
     assert json.loads(project.cli("status", "--json").stdout)["Status"] == "STOPPED"
+    if scenario.runtime == "host":  # nothing of it keeps running
+        assert host_processes(project.state / "host") == []
     again = project.cli("start")
     assert again.returncode == 0, again.output
     assert run_id in [r["dag_run_id"] for r in project.api().dag_runs(DAG)]
