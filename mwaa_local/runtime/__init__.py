@@ -1,1 +1,2 @@
-"""Where components run: the Docker engine, the image build and the compose project."""
+"""Where components run: the runtimes behind one interface (docker, podman, host), the engine
+connection, the image build, the compose project and the state folder."""

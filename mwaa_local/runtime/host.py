@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -327,6 +328,12 @@ class HostRuntime:
         username, password = self.admin_credentials()
         env = self.airflow_env(objects)
         env |= {"MWAA_LOCAL_ADMIN_USERNAME": username, "MWAA_LOCAL_ADMIN_PASSWORD": password}
+        # The scheduler's and triggerer's log servers listen on every interface at 8793 and 8794
+        # unless told otherwise: free ports, so environments run side by side as in containers.
+        env |= {
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+        }
         write_private(self.state.host_env_file, json.dumps(env, indent=1, sort_keys=True))
 
     def read_env_file(self) -> dict[str, str]:
@@ -783,6 +790,12 @@ class HostRuntime:
                 command = ["python", "-m", "mwaa_local.container.dag_sync", "--once"]
                 codes[service] = self.exec_in(service, command)
         return codes
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def make_home(home: Path) -> None:

@@ -113,12 +113,16 @@ def copy_to_podman(docker_engine, podman_engine, tag: str) -> None:
     """The Docker engine's image `tag`, loaded into Podman unless Podman has the same image (no
     registry here to pull from; an image built by this run is not in Podman's store)."""
     wanted = docker_engine.images.get(tag)
-    try:
-        if podman_engine.images.get(tag).labels == wanted.labels:
+    for _ in range(3):  # Podman may hold the name under several registries (localhost/, docker.io/)
+        try:
+            present = podman_engine.images.get(tag)
+        except docker.errors.ImageNotFound:
+            break
+        if present.labels == wanted.labels:
             return
-    except docker.errors.ImageNotFound:
-        pass
+        podman_engine.images.remove(present.id, force=True)
     podman_engine.images.load(wanted.save(chunk_size=1 << 20))
+    assert podman_engine.images.get(tag).labels == wanted.labels
 
 
 @pytest.fixture(scope="session")

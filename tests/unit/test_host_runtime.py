@@ -164,6 +164,12 @@ def test_update_journal_keeps_the_host_env_file(hosted):
     env = json.loads(hosted.state.host_env_file.read_text())
     assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
     assert oct(hosted.state.host_env_file.stat().st_mode & 0o777) == "0o600"
+    # Not Airflow's fixed log-server ports, which a second environment on this machine would hold.
+    ports = {
+        env["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"],
+        env["AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT"],
+    }
+    assert len(ports) == 2 and not ports & {"8793", "8794"}
 
 
 # --- health from the SQLite metadata database ----------------------------------------------------
