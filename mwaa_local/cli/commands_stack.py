@@ -16,6 +16,7 @@ from mwaa_local.cli.commands_objects import apply_loaded, project_objects
 from mwaa_local.cli.commands_settings import Project, changes_environment
 from mwaa_local.cli.output import err, out, print_json, warn
 from mwaa_local.environment.record import EnvironmentRecord
+from mwaa_local.environment.timeline import Timeline
 from mwaa_local.environment.update import (
     PendingChange,
     environment_settings,
@@ -51,16 +52,24 @@ def check_port_free(address: str, port: int) -> None:
         )
 
 
-def start_stack(stack: Stack, timeout: float) -> float:
+def start_stack(stack: Stack, timeout: float, timeline: Timeline | None = None) -> float:
     """Bring the stack up and wait until every component is ready; return the seconds taken.
 
     A failed requirements install does not stop the components (as on MWAA, DAGs that import
     the missing packages break instead), but it makes this fail, naming what went wrong."""
     started = time.monotonic()
+    timeline = timeline or Timeline()
     stack.up()
+    timeline.mark("compose up")
+
+    def progress(states: Mapping[str, ServiceState]) -> None:
+        timeline.watch(states)
+        live.update(progress_line(states))
+
     try:
         with Live(Text("starting"), console=err, transient=True, refresh_per_second=4) as live:
-            stack.wait_until_ready(timeout, lambda states: live.update(progress_line(states)))
+            stack.wait_until_ready(timeout, progress)
+        timeline.mark("every component ready")
     finally:
         streams = stack.export_log_streams()
     seconds = time.monotonic() - started
@@ -80,10 +89,14 @@ def start_stack(stack: Stack, timeout: float) -> float:
 @click.command("start")
 @click.option("--foreground", is_flag=True, help="Follow the logs after start; Ctrl-C stops.")
 @click.option("--timeout", default=600, show_default=True, help="Seconds to wait for health.")
+@click.option("--timings", is_flag=True, help="Print where the time went, phase by phase.")
 @click.pass_obj
-def start_command(project: Project, foreground: bool, timeout: int) -> None:
+def start_command(project: Project, foreground: bool, timeout: int, timings: bool) -> None:
     """Start the environment and wait until every component is healthy."""
-    stack = start_environment(project, timeout)
+    timeline = Timeline()
+    stack = start_environment(project, timeout, timeline)
+    if timings:
+        show_timeline(timeline, stack.phase_reports())
     if foreground:
         try:
             stack.show_logs(tail="0", follow=True)
@@ -94,19 +107,29 @@ def start_command(project: Project, foreground: bool, timeout: int) -> None:
             stack.stop()
 
 
+def show_timeline(timeline: Timeline, phases: Mapping) -> None:
+    table = Table("Phase", "Ended at", "Took", title="Where start spent its time (seconds)")
+    for what, at, took in timeline.rows(phases):
+        table.add_row(Text(what), f"{at:.1f}", f"{took:.1f}")
+    err.print(table)
+
+
 @changes_environment("start")
-def start_environment(project: Project, timeout: int) -> Stack:
+def start_environment(project: Project, timeout: int, timeline: Timeline) -> Stack:
     environment = project.environment
+    timeline.mark("settings read")
     stack = open_stack(project)
     if not stack.is_running():
         check_port_free(environment.local.bind_address, environment.local.webserver_port)
     ensure_image(project, environment.airflow_version, stack.client)
+    timeline.mark("image checked (or built)")
     interrupted = finish_interrupted_update(stack)
     if interrupted:
         warn(interrupted)
     objects = project_objects(environment)  # a bad airflow-objects.yaml fails before starting
     pending = record_create(stack)
-    seconds = start_stack(stack, timeout)
+    timeline.mark("bucket objects read")
+    seconds = start_stack(stack, timeout, timeline)
     username, password = stack.admin_credentials()
     local = environment.local
     out.print(f"Environment {environment.name} is AVAILABLE ({seconds:.1f} s).")
@@ -114,6 +137,7 @@ def start_environment(project: Project, timeout: int) -> Stack:
     out.print(f"  Login:      {username} / {password}")
     if objects is not None:
         apply_loaded(stack, objects, out)
+        timeline.mark("Airflow objects applied")
     if pending:
         names = ", ".join(f"{c.what} ({c.wanted})" for c in pending)
         warn(f"Started on the applied versions; not applied yet: {names}. Run `mwaa-local update`.")

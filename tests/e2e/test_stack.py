@@ -30,9 +30,13 @@ def run_example(project) -> tuple[str, dict]:
 
 
 def test_lifecycle(project, docker_engine):
-    started = project.cli("start")
+    started = project.cli("start", "--timings")
     assert started.returncode == 0, started.output
     assert "is AVAILABLE" in started.stdout
+    # --timings: the phases, then when each component became ready after `compose up`.
+    assert "Where start spent its time" in started.stderr
+    for phase in ("image checked", "compose up", "scheduler ready", "every component ready"):
+        assert phase in started.stderr, started.stderr
     assert f"http://127.0.0.1:{project.port}" in started.stdout
     assert "admin / " in started.stdout
 
