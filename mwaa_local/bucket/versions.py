@@ -14,6 +14,8 @@ from pathlib import Path, PurePosixPath
 
 from mwaa_local.bucket.source import Bucket, BucketObject, version_unreadable
 from mwaa_local.container import paths
+from mwaa_local.errors import MwaaLocalError
+from mwaa_local.runtime.state import read_state_json
 from mwaa_local.spec.settings import Environment
 
 # Each versioned object: its MWAA path and version settings, and the variable that hands the
@@ -75,13 +77,30 @@ class VersionStore:
     def history(self) -> list[ObjectVersion]:
         if not self.history_file.is_file():
             return []
-        return [ObjectVersion(**item) for item in json.loads(self.history_file.read_text())]
+        hint = (
+            f"Restore {self.history_file}, or delete it: the versions read from now on are listed "
+            "again (a folder bucket's earlier versions can then no longer be pinned)."
+        )
+        saved = read_state_json(self.history_file, "the object versions read so far", hint)
+        try:
+            return [ObjectVersion(**item) for item in saved]
+        except TypeError as exc:
+            raise MwaaLocalError(
+                f"{self.history_file} is not in mwaa-local's format.", hint
+            ) from exc
 
     def find(self, kind: str, key: str, version_id: str) -> ObjectVersion | None:
         for version in self.history():
             if (version.kind, version.key, version.version_id) == (kind, key, version_id):
                 return version
         return None
+
+    def peek(self, kind: str, found: BucketObject) -> ObjectVersion:
+        """The version `record` would return, writing nothing (for read-only commands)."""
+        known = self.find(kind, found.key, found.version_id)
+        return known or ObjectVersion(
+            kind, found.key, found.version_id, found.sha256, len(found.content), ""
+        )
 
     def record(self, kind: str, found: BucketObject) -> ObjectVersion:
         """Keep this version's content and list it; a version seen before is not repeated."""
@@ -102,7 +121,9 @@ class VersionStore:
         )
         if not known:
             history = [asdict(v) for v in self.history()] + [asdict(version)]
-            self.history_file.write_text(json.dumps(history, indent=2) + "\n")
+            tmp = self.history_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(history, indent=2) + "\n")
+            os.replace(tmp, self.history_file)
         return version
 
 
@@ -126,9 +147,11 @@ def pinned_version(environment: Environment, kind: str) -> str | None:
     }[kind]
 
 
-def read_objects(environment: Environment, bucket: Bucket, store: VersionStore) -> Objects:
+def read_objects(
+    environment: Environment, bucket: Bucket, store: VersionStore, keep: bool = True
+) -> Objects:
     """The versions the settings ask for now: each pinned version, else the current one. Every
-    version read is recorded in the store."""
+    version read is recorded in the store (unless `keep` is False: nothing is written)."""
     objects: Objects = {}
     for kind in OBJECT_KINDS:
         key = object_key(environment, bucket, kind)
@@ -144,7 +167,8 @@ def read_objects(environment: Environment, bucket: Bucket, store: VersionStore) 
         if kept and store.blob(kept.sha256).is_file():
             objects[kind] = kept
         else:
-            objects[kind] = store.record(kind, bucket.get(key, pin))
+            found = bucket.get(key, pin)
+            objects[kind] = store.record(kind, found) if keep else store.peek(kind, found)
     return objects
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from mwaa_local.bucket.versions import Objects, ObjectVersion, now
+from mwaa_local.errors import MwaaLocalError
+from mwaa_local.runtime.state import read_state_json
 
 # Statuses an update leaves behind; the others come from the containers (stack.environment_status).
 UPDATE_STATUSES = ("UPDATING", "ROLLING_BACK", "UPDATE_FAILED")
@@ -27,17 +29,25 @@ class EnvironmentRecord:
     def load(cls, path: Path) -> "EnvironmentRecord":
         if not path.is_file():
             return cls()
-        raw = json.loads(path.read_text())
-        applied = raw.get("Applied")
-        return cls(
-            applied=None
-            if applied is None
-            else {k: ObjectVersion(**v) if v else None for k, v in applied.items()},
-            settings=raw.get("Settings", {}),
-            status=raw.get("Status"),
-            updating_pid=raw.get("UpdatingPid"),
-            last_update=raw.get("LastUpdate"),
+        what = "the applied versions and LastUpdate"
+        hint = (
+            f"Delete {path.name} (or restore it): the next `mwaa-local start` then applies the "
+            "bucket's current versions, as a new environment would."
         )
+        raw = read_state_json(path, what, hint)
+        try:
+            applied = raw.get("Applied")
+            return cls(
+                applied=None
+                if applied is None
+                else {k: ObjectVersion(**v) if v else None for k, v in applied.items()},
+                settings=dict(raw.get("Settings") or {}),
+                status=raw.get("Status"),
+                updating_pid=raw.get("UpdatingPid"),
+                last_update=raw.get("LastUpdate"),
+            )
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise MwaaLocalError(f"{path} ({what}) is not in mwaa-local's format.", hint) from exc
 
     def save(self, path: Path) -> None:
         raw = {

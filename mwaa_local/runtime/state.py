@@ -8,8 +8,12 @@ import base64
 import json
 import os
 import secrets
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
+
+from mwaa_local.errors import MwaaLocalError
 
 STATE_DIR_NAME = ".mwaa-local"
 
@@ -35,12 +39,28 @@ def generate_secrets() -> Secrets:
 
 
 def write_private(path: Path, text: str) -> None:
-    """Write `text` to `path`, readable and writable by its owner only, from the first byte."""
+    """Write `text` to `path`, readable and writable by its owner only, from the first byte;
+    whole or not at all (an interrupted write leaves the previous file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    tmp = path.with_name(f".{path.name}.tmp")
+    descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w") as f:
         f.write(text)
-    os.chmod(path, 0o600)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def read_state_json(path: Path, what: str, hint: str) -> Any:
+    """A JSON file of the state folder; a damaged one (truncated, edited) is an error naming it
+    and what to do, not a traceback."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MwaaLocalError(
+            f"{path} ({what}) is damaged and cannot be read: {exc}.", hint
+        ) from exc
+    except OSError as exc:
+        raise MwaaLocalError(f"Cannot read {path} ({what}): {exc.strerror}.", hint) from exc
 
 
 @dataclass(frozen=True)
@@ -67,10 +87,34 @@ class StateDir:
     def env_files(self) -> tuple[Path, Path]:
         return self.compose_env_file, self.airflow_env_file
 
+    def remove(self) -> bool:
+        """Delete this environment's state folder (secrets, env files, versions, record); True
+        when there was one."""
+        if not self.path.exists():
+            return False
+        try:
+            shutil.rmtree(self.path)
+        except OSError as e:
+            raise MwaaLocalError(
+                f"Cannot delete {self.path}: {e.strerror or e}.",
+                hint="Delete it by hand; it holds only what mwaa-local made.",
+            ) from e
+        return True
+
     def secrets(self) -> Secrets:
         """The environment's secrets, generated and saved on first use."""
         if self.secrets_file.is_file():
-            return Secrets(**json.loads(self.secrets_file.read_text()))
+            hint = (
+                "Restore it from a backup, or delete it and run `mwaa-local reset-db --yes`: a "
+                "new database with new passwords (run history, connections, variables are lost)."
+            )
+            saved = read_state_json(self.secrets_file, "the environment's generated secrets", hint)
+            try:
+                return Secrets(**saved)
+            except TypeError as exc:
+                raise MwaaLocalError(
+                    f"{self.secrets_file} does not hold this environment's secrets: {exc}.", hint
+                ) from exc
         created = generate_secrets()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         gitignore = self.path.parent / ".gitignore"
