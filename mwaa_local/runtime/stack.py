@@ -517,11 +517,13 @@ class Stack:
         return codes
 
     def log_tail(self, service: str, lines: int = LOG_TAIL_LINES) -> str:
+        """The last lines of a component's log, for people: without the machine lines."""
         try:
             container = self.container_for(service)
         except MwaaLocalError:
             return ""
-        return container.logs(tail=lines).decode(errors="replace")
+        text = container.logs(tail=lines).decode(errors="replace")
+        return "\n".join(line for line in text.splitlines() if PHASE_MARKER not in line)
 
     def wait_until_ready(
         self,

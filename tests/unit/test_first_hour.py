@@ -18,7 +18,7 @@ from mwaa_local.dags.folder import empty_dag_folder_note
 from mwaa_local.environment.record import EnvironmentRecord
 from mwaa_local.environment.update import environment_settings, pending_changes
 from mwaa_local.errors import MwaaLocalError, SettingsError
-from mwaa_local.runtime.stack import ServiceState, Stack
+from mwaa_local.runtime.stack import ComponentFailed, ServiceState, Stack
 from mwaa_local.runtime.state import StateDir
 from mwaa_local.spec.settings import load_environment
 
@@ -489,3 +489,24 @@ def test_airflow_cli_keeps_warnings_off_stdout(tmp_path):
         {"dag_id": "mwaa_local_example", "argv": ["dags", "list", "-o", "json"]}
     ]
     assert "Could not import graphviz." in done.stderr
+
+
+class FakeContainer:
+    name = "first-scheduler-1"
+    labels = {"com.docker.compose.service": "scheduler"}
+
+    def logs(self, tail=None, **kwargs):
+        return (
+            b"[INFO] - Installing requirements\n"
+            b'MWAA_LOCAL_PHASE {"phase": "requirements", "ok": false}\n'
+            b"ModuleNotFoundError: No module named 'nope'\n"
+        )
+
+
+def test_a_failed_component_shows_its_log_without_machine_lines(project):
+    engine = FakeEngine()
+    engine.containers = FakeList([FakeContainer()])
+    stack = Stack(load_environment(project), engine)
+    failed = ComponentFailed(stack, "scheduler", state("scheduler", "exited", None, 1))
+    assert "No module named 'nope'" in failed.message
+    assert "MWAA_LOCAL_PHASE" not in failed.message
