@@ -76,8 +76,9 @@ class VersionStore:
         if not self.history_file.is_file():
             return []
         recovery = (
-            "It lists the recorded versions of plugins.zip, requirements.txt and startup.sh. "
-            "Restore it from a backup, or delete it: versions are recorded again as they are read."
+            f"Restore {self.history_file.name} from a backup, or delete it: the versions read from "
+            "now on are listed again (a folder bucket's earlier versions can then no longer be "
+            "pinned)."
         )
         raw = read_json(self.history_file, recovery)
         try:
@@ -90,6 +91,13 @@ class VersionStore:
             if (version.kind, version.key, version.version_id) == (kind, key, version_id):
                 return version
         return None
+
+    def peek(self, kind: str, found: BucketObject) -> ObjectVersion:
+        """The version `record` would return, writing nothing (for read-only commands)."""
+        known = self.find(kind, found.key, found.version_id)
+        return known or ObjectVersion(
+            kind, found.key, found.version_id, found.sha256, len(found.content), ""
+        )
 
     def record(self, kind: str, found: BucketObject) -> ObjectVersion:
         """Keep this version's content and list it; a version seen before is not repeated."""
@@ -143,9 +151,11 @@ def pinned_version(environment: Environment, kind: str) -> str | None:
     }[kind]
 
 
-def read_objects(environment: Environment, bucket: Bucket, store: VersionStore) -> Objects:
+def read_objects(
+    environment: Environment, bucket: Bucket, store: VersionStore, keep: bool = True
+) -> Objects:
     """The versions the settings ask for now: each pinned version, else the current one. Every
-    version read is recorded in the store."""
+    version read is recorded in the store (unless `keep` is False: nothing is written)."""
     objects: Objects = {}
     for kind in OBJECT_KINDS:
         key = object_key(environment, bucket, kind)
@@ -161,7 +171,8 @@ def read_objects(environment: Environment, bucket: Bucket, store: VersionStore) 
         if kept and store.blob(kept.sha256).is_file():
             objects[kind] = kept
         else:
-            objects[kind] = store.record(kind, bucket.get(key, pin))
+            found = bucket.get(key, pin)
+            objects[kind] = store.record(kind, found) if keep else store.peek(kind, found)
     return objects
 
 

@@ -1,5 +1,6 @@
 """`mwaa-local build-image`."""
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -8,7 +9,7 @@ from rich.live import Live
 from rich.text import Text
 
 from mwaa_local.cli.commands_settings import Project, changes_environment
-from mwaa_local.cli.output import err, out
+from mwaa_local.cli.output import err, interactive, out, progress
 from mwaa_local.runtime.engine import docker_client
 from mwaa_local.runtime.image import build_image, find_image, image_build
 from mwaa_local.spec import versions
@@ -57,6 +58,16 @@ def build_for(
     )
     if quiet:
         built = build_image(client, build, project.cache_dir)
+    elif not interactive():
+        # No live display where nobody watches a terminal (CI): the build's steps, one a line.
+        started = time.monotonic()
+
+        def step(line: str) -> None:
+            if line.startswith(("Step ", "Pulling ")):
+                elapsed = time.monotonic() - started
+                progress(f"{elapsed:7.1f} s  build   {build.tag}: {line[:120]}")
+
+        built = build_image(client, build, project.cache_dir, step)
     else:
         with Live(Text(""), console=err, transient=True, refresh_per_second=8) as live:
             built = build_image(

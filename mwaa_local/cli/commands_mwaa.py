@@ -8,7 +8,7 @@ from rich.table import Table
 
 from mwaa_local.cli.commands_image import ensure_image
 from mwaa_local.cli.commands_settings import Project
-from mwaa_local.cli.output import err, out, print_json
+from mwaa_local.cli.output import err, out, print_json, print_table
 from mwaa_local.runtime.engine import docker_client
 from mwaa_local.runtime.one_off import CommandRun, run_test_command
 
@@ -87,7 +87,7 @@ def test_startup_script_command(project: Project, component: str, as_json: bool)
     table.add_row("restored (reserved)", ", ".join(report["restored"]) or "-")
     if report["overridden_by_options"]:
         table.add_row("overridden by options", ", ".join(report["overridden_by_options"]))
-    out.print(table)
+    print_table(table)
     out.print(("[green]OK[/]: " if run.exit_code == 0 else "[red]FAILED[/]: ") + report["summary"])
     sys.exit(run.exit_code)
 

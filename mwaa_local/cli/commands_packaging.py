@@ -6,7 +6,7 @@ import click
 from rich.table import Table
 
 from mwaa_local.cli.commands_settings import Project
-from mwaa_local.cli.output import err, out, print_json, warn
+from mwaa_local.cli.output import err, out, print_json, print_table, warn
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.mwaa.constraints import official_constraints
 from mwaa_local.package_requirements.archive import default_requirements_file
@@ -87,7 +87,7 @@ def _print_summary(result: PackageResult) -> None:
     for name in result.missing_wheels:
         table.add_row(name, "", "[red]no wheel for MWAA's platform[/]")
     if result.wheels or result.missing_wheels:
-        out.print(table)
+        print_table(table)
     if result.excluded:
         names = ", ".join(f"{e.name}=={e.version}" for e in result.excluded[:8])
         more = f" and {len(result.excluded) - 8} more" if len(result.excluded) > 8 else ""

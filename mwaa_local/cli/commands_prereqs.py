@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mwaa_local.cli.commands_settings import Project
-from mwaa_local.cli.output import err, out, print_json
+from mwaa_local.cli.output import err, out, print_json, print_table
 from mwaa_local.prereqs.checks import SKIPPED, Check, run_checks
 
 
@@ -41,7 +41,7 @@ def _print_table(checks: list[Check]) -> None:
     for check in checks:
         state = Text("OK", style="green") if check.ok else Text("MISSING", style="bold red")
         table.add_row(check.name, state, Text(check.detail))
-    out.print(table)
+    print_table(table)
     for check in checks:
         if not check.ok and check.hint:
             out.print(Text.assemble(("Hint", "yellow"), f" ({check.name}): {check.hint}"))

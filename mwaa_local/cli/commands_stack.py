@@ -1,20 +1,22 @@
 """The commands users run all day: start, stop, restart, status, logs, reset-db, shell, airflow."""
 
 import contextlib
+import os
 import sys
 import time
 from collections.abc import Mapping
 
 import click
-from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
 from mwaa_local.bucket.versions import OBJECT_KINDS
 from mwaa_local.cli.commands_image import ensure_image
 from mwaa_local.cli.commands_objects import apply_loaded, project_objects
-from mwaa_local.cli.commands_settings import Project, changes_environment
-from mwaa_local.cli.output import err, out, print_json, warn
+from mwaa_local.cli.commands_settings import Project, changes_environment, shown_path
+from mwaa_local.cli.output import err, out, print_json, print_table, warn
+from mwaa_local.cli.progress import Progress
+from mwaa_local.dags.folder import empty_dag_folder_note
 from mwaa_local.environment.record import EnvironmentRecord
 from mwaa_local.environment.timeline import Timeline
 from mwaa_local.environment.update import (
@@ -30,18 +32,11 @@ from mwaa_local.mwaa.log_streams import log_group
 from mwaa_local.prereqs.checks import PORT_HINT, port_free
 from mwaa_local.runtime.engine import docker_client
 from mwaa_local.runtime.stack import ServiceState, Stack, environment_status
+from mwaa_local.spec.settings import local_env_var
 
 
 def open_stack(project: Project) -> Stack:
     return Stack(project.environment, docker_client())
-
-
-def progress_line(states: Mapping[str, ServiceState]) -> Text:
-    parts = []
-    for service, state in sorted(states.items()):
-        word = "ready" if state.ready else (state.health or state.status)
-        parts.append(f"{service} {word}")
-    return Text("starting: " + ", ".join(parts))
 
 
 def check_port_free(address: str, port: int) -> None:
@@ -59,19 +54,21 @@ def start_stack(stack: Stack, timeout: float, timeline: Timeline | None = None) 
     the missing packages break instead), but it makes this fail, naming what went wrong."""
     started = time.monotonic()
     timeline = timeline or Timeline()
-    stack.up()
-    timeline.mark("compose up")
+    with Progress("starting") as shown:
+        stack.pull_images(lambda image: shown.step("pull", image, "pulling"))
+        shown.step("up", stack.project, "creating the containers")
+        stack.up()
+        timeline.mark("compose up")
 
-    def progress(states: Mapping[str, ServiceState]) -> None:
-        timeline.watch(states)
-        live.update(progress_line(states))
+        def watch(states: Mapping[str, ServiceState]) -> None:
+            timeline.watch(states)
+            shown.states(states)
 
-    try:
-        with Live(Text("starting"), console=err, transient=True, refresh_per_second=4) as live:
-            stack.wait_until_ready(timeout, progress)
-        timeline.mark("every component ready")
-    finally:
-        streams = stack.export_log_streams()
+        try:
+            stack.wait_until_ready(timeout, watch)
+            timeline.mark("every component ready")
+        finally:
+            streams = stack.export_log_streams()
     seconds = time.monotonic() - started
     failed = stack.failed_requirements()
     if failed:
@@ -121,11 +118,16 @@ def start_environment(project: Project, timeout: int, timeline: Timeline) -> Sta
     stack = open_stack(project)
     if not stack.is_running():
         check_port_free(environment.local.bind_address, environment.local.webserver_port)
+    # The images it cannot have fail the start now, not after building the Airflow image.
+    stack.pull_images(lambda image: err.print(f"Pulling {image} ...", markup=False))
     ensure_image(project, environment.airflow_version, stack.client)
     timeline.mark("image checked (or built)")
     interrupted = finish_interrupted_update(stack)
     if interrupted:
         warn(interrupted)
+    note = empty_dag_folder_note(environment)
+    if note:
+        warn(note)
     objects = project_objects(environment)  # a bad airflow-objects.yaml fails before starting
     pending = record_create(stack)
     timeline.mark("bucket objects read")
@@ -164,8 +166,8 @@ def restart_command(project: Project, component: str | None, timeout: int) -> No
     stack = open_stack(project)
     services = (stack.check_service(component),) if component else ()
     stack.restart(services)
-    with Live(Text("restarting"), console=err, transient=True, refresh_per_second=4) as live:
-        stack.wait_until_ready(timeout, lambda states: live.update(progress_line(states)))
+    with Progress("restarting") as shown:
+        stack.wait_until_ready(timeout, shown.states)
     out.print(f"Restarted {component or 'every component'}.")
 
 
@@ -179,22 +181,30 @@ def status_command(project: Project, as_json: bool) -> None:
     record = stack.record()
     status = shown_status(environment_status(stack.environment, states), record)
     reports = stack.phase_reports()
-    try:
-        wanted = stack.bucket_objects()
-        changes = pending_changes(record, wanted, environment_settings(stack.environment))
-        bucket_error = None
-    except MwaaLocalError as e:
-        changes, bucket_error = [], e.message
+    # Before the first start there is nothing to update: `start` applies what the bucket holds.
+    never_started = record.applied is None
+    changes: list[PendingChange] = []
+    bucket_error = None
+    if not never_started:
+        try:
+            wanted = stack.bucket_objects(keep=False)  # a read-only command writes nothing
+            changes = pending_changes(record, wanted, environment_settings(stack.environment))
+        except MwaaLocalError as e:
+            bucket_error = e.message
     applied = {
         OBJECT_KINDS[kind][0]: version.label if version else None
         for kind, version in (record.applied or {}).items()
     }
+    username, password_in = login_source(stack)
     if as_json:
         print_json(
             {
                 "Name": stack.environment.name,
                 "Status": status,
+                "NeverStarted": never_started,
                 "AirflowVersion": stack.environment.airflow_version.airflow,
+                "WebserverUrl": stack.ui_url,
+                "Login": {"Username": username, "PasswordIn": password_in},
                 "LastUpdate": record.last_update,
                 "Applied": applied,
                 "PendingChanges": [vars(c) for c in changes],
@@ -213,23 +223,41 @@ def status_command(project: Project, as_json: bool) -> None:
             }
         )
         return
-    out.print(f"Environment {stack.environment.name}: {status}")
-    table = Table(
-        "Component", "State", "Health", "Restarts", "Startup script", "Requirements", "DAG sync"
-    )
-    for state in sorted(states.values(), key=lambda s: s.service):
-        phases = reports.get(state.service, {})
-        table.add_row(
-            state.service,
-            state.status,
-            state.health or "-",
-            str(state.restarts),
-            startup_cell(phases.get("startup_script")),
-            requirements_cell(phases.get("requirements")),
-            sync_cell(phases.get("dag_sync") or phases.get("bucket_sync")),
+    out.print(f"Environment {stack.environment.name}: {status}", markup=False)
+    if never_started:
+        out.print("Never started: `mwaa-local start` creates it.", markup=False)
+    out.print(f"  Airflow UI: {stack.ui_url}", markup=False)
+    out.print(f"  Login:      {username}, password {password_in}", markup=False)
+    if states:
+        table = Table(
+            "Component", "State", "Health", "Restarts", "Startup script", "Requirements", "DAG sync"
         )
-    out.print(table)
+        for state in sorted(states.values(), key=lambda s: s.service):
+            phases = reports.get(state.service, {})
+            table.add_row(
+                state.service,
+                state.status,
+                state.health or "-",
+                str(state.restarts),
+                startup_cell(phases.get("startup_script")),
+                requirements_cell(phases.get("requirements")),
+                sync_cell(phases.get("dag_sync") or phases.get("bucket_sync")),
+            )
+        print_table(table)
     show_versions(record, applied, changes, bucket_error)
+
+
+def login_source(stack: Stack) -> tuple[str, str]:
+    """The admin user name, and where its password is (never the password itself)."""
+    local = stack.environment.local
+    if os.environ.get(local_env_var("AdminPassword")):
+        return local.admin_username, f"from {local_env_var('AdminPassword')}"
+    if local.admin_password:
+        return local.admin_username, "from Local.AdminPassword in the settings"
+    where = f"{shown_path(stack.state.secrets_file)} (admin_password)"
+    if not stack.state.secrets_file.is_file():
+        return local.admin_username, f"generated at the first start, kept in {where}"
+    return local.admin_username, f"in {where}"
 
 
 def show_changes(changes: list[PendingChange]) -> None:
@@ -355,6 +383,43 @@ def reset_db_command(project: Project, yes: bool, timeout: int) -> None:
         )
 
 
+@click.command("down")
+@click.option(
+    "--volumes",
+    is_flag=True,
+    help="Also delete its volumes (metadata database, logs, bucket mirror) and its state folder.",
+)
+@click.option(
+    "--uv-cache", is_flag=True, help="Also delete the uv cache all environments here share."
+)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+@changes_environment("down")
+def down_command(project: Project, volumes: bool, uv_cache: bool, yes: bool) -> None:
+    """Remove the containers and network; --volumes removes everything the environment made."""
+    name = project.environment.name
+    if volumes or uv_cache:
+        lost = []
+        if volumes:
+            lost.append(
+                f"the metadata database, logs and state folder of {name} (run history, "
+                "connections, variables, generated passwords)"
+            )
+        if uv_cache:
+            lost.append("the uv cache every environment on this engine shares")
+        if not yes and not click.confirm(f"Delete {' and '.join(lost)}?", default=False):
+            raise MwaaLocalError("Nothing was removed.")
+    stack = open_stack(project)
+    removed = stack.down(volumes=volumes, uv_cache=uv_cache)
+    for kind, names in removed.items():
+        if names:
+            out.print(f"Removed {kind}: {', '.join(names)}", markup=False)
+    if volumes and stack.state.remove():
+        out.print(f"Removed the state folder {shown_path(stack.state.path)}", markup=False)
+    kept = "" if volumes else "; its volumes (the metadata database) are kept"
+    out.print(f"Environment {name} is down{kept}.", markup=False)
+
+
 @click.command("shell")
 @click.argument("component", default="scheduler")
 @click.pass_obj
@@ -385,6 +450,7 @@ COMMANDS = [
     status_command,
     logs_command,
     reset_db_command,
+    down_command,
     sync_command,
     shell_command,
     airflow_command,

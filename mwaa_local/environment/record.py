@@ -29,23 +29,23 @@ class EnvironmentRecord:
         if not path.is_file():
             return cls()
         recovery = (
-            "It records the applied object versions and the last update. Restore it from a "
-            "backup, or delete it: the next `mwaa-local start` records the bucket's current "
-            "versions as applied."
+            f"Delete {path.name} (or restore it from a backup): the next `mwaa-local start` then "
+            "applies the bucket's current versions, as a new environment would."
         )
         raw = read_json(path, recovery)
-        if not isinstance(raw, dict):
-            raise damaged(path, "it is not a JSON object", recovery)
-        applied = raw.get("Applied")
-        return cls(
-            applied=None
-            if applied is None
-            else {k: ObjectVersion(**v) if v else None for k, v in applied.items()},
-            settings=raw.get("Settings", {}),
-            status=raw.get("Status"),
-            updating_pid=raw.get("UpdatingPid"),
-            last_update=raw.get("LastUpdate"),
-        )
+        try:
+            applied = raw.get("Applied")
+            return cls(
+                applied=None
+                if applied is None
+                else {k: ObjectVersion(**v) if v else None for k, v in applied.items()},
+                settings=dict(raw.get("Settings") or {}),
+                status=raw.get("Status"),
+                updating_pid=raw.get("UpdatingPid"),
+                last_update=raw.get("LastUpdate"),
+            )
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise damaged(path, "it is not in mwaa-local's format", recovery) from exc
 
     def save(self, path: Path) -> None:
         raw = {

@@ -75,8 +75,10 @@ def pending_changes(
         if old == value:
             continue
         if name == "AirflowConfigurationOptions":
-            keys = sorted(k for k in {*value, *(old or {})} if (old or {}).get(k) != value.get(k))
-            changes.append(PendingChange(name, "", "changed: " + ", ".join(keys)))
+            before = old or {}
+            keys = sorted(k for k in {*value, *before} if before.get(k) != value.get(k))
+            if keys:
+                changes.append(PendingChange(name, "", "changed: " + ", ".join(keys)))
         else:
             changes.append(PendingChange(name, str(old), str(value)))
     return changes

@@ -178,6 +178,8 @@ def build_image(
     """Build (or find in the layer cache) the image for `build`; `on_line` gets the build log."""
     started = time.monotonic()
     log: list[str] = []
+    base_setting = "--base-image, Local.BaseImage or MWAA_LOCAL_BASE_IMAGE"
+    ensure_pulled(client, build.base_image, base_setting, lambda image: on_line(f"Pulling {image}"))
     with staged_context(build, cache_dir) as (context, digest):
         try:
             stream = client.api.build(
@@ -230,6 +232,41 @@ def _build_error(build: ImageBuild, reason: str, log: list[str]) -> ImageBuildEr
     return ImageBuildError(
         f"Building {build.tag} on {build.base_image} failed: {reason}\n{tail}".rstrip(), hint
     )
+
+
+def ensure_pulled(
+    client: docker.DockerClient,
+    image: str,
+    setting: str,
+    on_pull: Callable[[str], None] = lambda image: None,
+) -> bool:
+    """Pull `image` unless the engine has it; True when it was pulled. One that cannot be had
+    is an error naming it, the engine's reason in one line and the setting that chose it."""
+    try:
+        client.images.get(image)
+        return False
+    except docker.errors.ImageNotFound:
+        pass
+    except docker.errors.APIError as e:  # an invalid reference, mostly
+        raise ImageUnavailable(image, setting, e) from e
+    on_pull(image)
+    try:
+        client.images.pull(image)
+    except docker.errors.APIError as e:
+        raise ImageUnavailable(image, setting, e) from e
+    return True
+
+
+class ImageUnavailable(MwaaLocalError):
+    def __init__(self, image: str, setting: str, error: docker.errors.APIError) -> None:
+        reason = " ".join(str(error.explanation or error).split())
+        if len(reason) > 300:
+            reason = reason[:297] + "..."
+        super().__init__(
+            f"The image {image} is not on this Docker engine and cannot be pulled: {reason}",
+            hint=f"Name an image the engine has or can pull with {setting}; with no registry "
+            "at hand, load or build one locally (`docker images` lists what the engine has).",
+        )
 
 
 def find_image(client: docker.DockerClient, build: ImageBuild, cache_dir: Path):

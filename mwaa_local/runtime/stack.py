@@ -7,6 +7,7 @@ import contextlib
 import io
 import os
 import subprocess
+import sys
 import tarfile
 import time
 from collections.abc import Callable, Mapping
@@ -29,13 +30,13 @@ from mwaa_local.mwaa.airflow_config import (
     env_file_text,
     parsing_options,
 )
-from mwaa_local.mwaa.log_streams import read_phases
+from mwaa_local.mwaa.log_streams import PHASE_MARKER, read_phases
 from mwaa_local.objects.rest_client import AirflowApi
 from mwaa_local.runtime.compose import compose_file, compose_tool
-from mwaa_local.runtime.image import image_tag
+from mwaa_local.runtime.image import ensure_pulled, image_tag
 from mwaa_local.runtime.line_stream import LineStream
 from mwaa_local.runtime.state import Secrets, StateDir, write_private
-from mwaa_local.spec.settings import Environment
+from mwaa_local.spec.settings import Environment, local_env_var
 
 ONE_SHOT_SERVICES = ("migrate-db",)
 UV_CACHE_VOLUME = "mwaa-local-uv-cache"
@@ -172,20 +173,26 @@ class Stack:
     def bucket(self):
         return open_bucket(self.environment)
 
-    def bucket_objects(self) -> Objects:
+    def bucket_objects(self, keep: bool = True) -> Objects:
         """plugins.zip, requirements.txt and startup.sh as the settings ask for them now (the
-        pinned versions, else the current ones), recorded in the version store."""
-        return read_objects(self.environment, self.bucket(), self.versions)
+        pinned versions, else the current ones), recorded in the version store unless `keep`
+        is False (read-only commands write nothing)."""
+        return read_objects(self.environment, self.bucket(), self.versions, keep)
 
-    def api(self) -> AirflowApi:
-        """A client for the environment's published Airflow API, logged in as the admin."""
+    @property
+    def ui_url(self) -> str:
+        """Where the Airflow UI and REST API are published on this machine."""
         local = self.environment.local
         host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(local.bind_address, local.bind_address)
         if ":" in host:
             host = f"[{host}]"
+        return f"http://{host}:{local.webserver_port}"
+
+    def api(self) -> AirflowApi:
+        """A client for the environment's published Airflow API, logged in as the admin."""
         username, password = self.admin_credentials()
         major = self.environment.airflow_version.major
-        return AirflowApi(f"http://{host}:{local.webserver_port}", username, password, major)
+        return AirflowApi(self.ui_url, username, password, major)
 
     def admin_credentials(self) -> tuple[str, str]:
         local = self.environment.local
@@ -265,14 +272,49 @@ class Stack:
             return None
         return {**os.environ, **credentials_for_compose()}
 
+    def pull_images(self, on_pull: Callable[[str], None] = lambda image: None) -> None:
+        """Pull the Postgres and Redis images the engine lacks, so that one it cannot have is
+        named with the setting to change (compose would print its own text)."""
+        local = self.environment.local
+        for setting, image in (
+            ("PostgresImage", local.postgres_image),
+            ("RedisImage", local.redis_image),
+        ):
+            where = f"Local.{setting} in the settings or {local_env_var(setting)}"
+            ensure_pulled(self.client, image, where, on_pull)
+
     def up(self, services: tuple[str, ...] = ()) -> None:
+        self.pull_images()
+        try:
+            self.client.images.get(self.image)
+        except docker.errors.ImageNotFound:
+            raise MwaaLocalError(
+                f"The image {self.image} has not been built on this engine.",
+                hint="Build it with `mwaa-local build-image` (`mwaa-local start` builds it too).",
+            ) from None
         self.write_env_files()
         self.compose("up", "--detach", "--remove-orphans", *services)
 
     def show_logs(self, services: tuple[str, ...] = (), tail: str = "all", follow: bool = False):
-        """Print the components' logs on this terminal (all of them when none is named)."""
+        """Print the components' logs on stdout (all of them when none is named), without the
+        start sequence's machine lines (PHASE_MARKER), in colour only on a terminal."""
+        if not self.state.compose_env_file.is_file():
+            self.write_env_files()
+        terminal = sys.stdout.isatty()
         args = ["logs", "--tail", tail] + (["--follow"] if follow else [])
-        self.compose(*args, *services, capture=False, check=False)
+        if not terminal:
+            args.append("--no-color")
+        elif compose_tool().command == ("docker", "compose"):
+            args = ["--ansi", "always", *args]  # compose v2 colours only its own terminal
+        command = self.compose_command(*args, *services)
+        with subprocess.Popen(
+            command, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, errors="replace"
+        ) as shown:
+            assert shown.stdout is not None
+            for line in shown.stdout:
+                if PHASE_MARKER not in line:
+                    sys.stdout.write(line)
+                    sys.stdout.flush()
 
     def stop(self) -> None:
         """Stop every container; the metadata database volume stays."""
@@ -291,6 +333,48 @@ class Stack:
         volume = f"{self.project}_postgres-data"
         with contextlib.suppress(docker.errors.NotFound):
             self.client.volumes.get(volume).remove()
+
+    def down(self, volumes: bool = False, uv_cache: bool = False) -> dict[str, list[str]]:
+        """Remove the environment's containers and network; with `volumes`, every volume it made
+        too (the metadata database, the logs, an S3 bucket's mirror); with `uv_cache`, the uv
+        cache all environments on this engine share. Returns what was removed, by kind."""
+        label = {"label": f"com.docker.compose.project={self.project}"}
+        containers = self.containers()
+        removed: dict[str, list[str]] = {"containers": [c.name for c in containers]}
+        if containers and self.state.compose_env_file.is_file():
+            # compose stops them in order, each with time to shut down cleanly.
+            self.compose("down", "--remove-orphans", "--timeout", "10", check=False)
+        # Whatever compose left (another profile's services, a file from an older release).
+        for container in self.containers():
+            with contextlib.suppress(docker.errors.NotFound):
+                container.remove(force=True)
+        removed["networks"] = []
+        for network in self.client.networks.list(filters=label):
+            with contextlib.suppress(docker.errors.NotFound):
+                network.remove()
+                removed["networks"].append(network.name)
+        removed["volumes"] = []
+        names = {f"{self.project}_{v}" for v in ("postgres-data", "logs", BUCKET_MIRROR_VOLUME)}
+        if volumes:
+            # The shared cache carries the label of whichever project created it first.
+            names |= {v.name for v in self.client.volumes.list(filters=label)}
+            names.discard(UV_CACHE_VOLUME)
+        else:
+            names = set()
+        if uv_cache:
+            names.add(UV_CACHE_VOLUME)
+        for name in sorted(names):
+            try:
+                self.client.volumes.get(name).remove()
+            except docker.errors.NotFound:
+                continue
+            except docker.errors.APIError as e:
+                raise MwaaLocalError(
+                    f"Volume {name} was not removed: {' '.join(str(e.explanation).split())}",
+                    hint="Another environment's containers use it: `mwaa-local down` there first.",
+                ) from e
+            removed["volumes"].append(name)
+        return removed
 
     # --- containers ------------------------------------------------------------------------
 
@@ -373,8 +457,10 @@ class Stack:
         return exit_code, b"".join(stdout).decode(errors="replace"), tail
 
     def exec_airflow(self, args: tuple[str, ...]) -> int:
-        """Run `airflow ARGS` in the scheduler container, with the stack's settings."""
-        return self.exec_in("scheduler", ["airflow", *args])
+        """Run `airflow ARGS` in the scheduler container, with the stack's settings; its stdout
+        is the command's output only (warnings go to stderr: container/airflow_cli.py)."""
+        command = ["python", "-m", "mwaa_local.container.airflow_cli", *args]
+        return self.exec_in("scheduler", command)
 
     def phase_reports(self) -> dict[str, dict[str, dict[str, Any]]]:
         """The start-sequence reports (plugins, startup_script, requirements) of each Airflow
@@ -431,11 +517,13 @@ class Stack:
         return codes
 
     def log_tail(self, service: str, lines: int = LOG_TAIL_LINES) -> str:
+        """The last lines of a component's log, for people: without the machine lines."""
         try:
             container = self.container_for(service)
         except MwaaLocalError:
             return ""
-        return container.logs(tail=lines).decode(errors="replace")
+        text = container.logs(tail=lines).decode(errors="replace")
+        return "\n".join(line for line in text.splitlines() if PHASE_MARKER not in line)
 
     def wait_until_ready(
         self,

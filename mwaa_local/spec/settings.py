@@ -217,9 +217,27 @@ def load_environment(
     path = Path(settings_file) if settings_file is not None else project_dir / SETTINGS_FILE_NAME
     raw = _read_settings_file(path, explicit=settings_file is not None)
     read_from = path if raw is not None else None
+    return _validated(raw or {}, project_dir, read_from, path, environ)
 
+
+def environment_from_text(
+    text: str, project_dir: Path, path: Path, environ: Mapping[str, str] | None = None
+) -> Environment:
+    """Validate a settings document meant for `path` before it is written there (the file's
+    values only, unless `environ` is given)."""
+    raw = _parse_settings_text(text, path)
+    return _validated(raw, Path(project_dir), path, path, {} if environ is None else environ)
+
+
+def _validated(
+    raw: dict,
+    project_dir: Path,
+    read_from: Path | None,
+    path: Path,
+    environ: Mapping[str, str],
+) -> Environment:
     check = _Checker()
-    environment = _build(raw or {}, project_dir, read_from, environ, check)
+    environment = _build(raw, project_dir, read_from, environ, check)
     if check.problems:
         in_file = [p for p in check.problems if not p.startswith(ENV_PREFIX)]
         source = str(read_from) if in_file and read_from else "environment"
@@ -255,6 +273,10 @@ def _read_settings_file(path: Path, explicit: bool) -> dict | None:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise SettingsError([f"cannot read the settings file: {exc}"], source=str(path)) from exc
+    return _parse_settings_text(text, path)
+
+
+def _parse_settings_text(text: str, path: Path) -> dict:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -324,13 +346,17 @@ def _name(value: Any) -> str:
 
 
 def _airflow_version(value: Any) -> AirflowVersion:
+    supported = ", ".join(versions.supported_names())
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        # YAML reads an unquoted 2.10 as the number 2.1, which no quoting can bring back.
+        raise Rejected(
+            "is a number to YAML, not a version (an unquoted 2.10 reads as 2.1); quote it, "
+            f'e.g. AirflowVersion: "{versions.DEFAULT.airflow}"; MWAA supports {supported}'
+        )
     try:
         return versions.airflow_version(str(value))
     except MwaaLocalError:
-        raise Rejected(
-            "is not an Airflow version MWAA supports; use one of "
-            + ", ".join(versions.supported_names())
-        ) from None
+        raise Rejected(f"is not an Airflow version MWAA supports; use one of {supported}") from None
 
 
 def _environment_class(value: Any) -> str:

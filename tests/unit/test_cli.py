@@ -71,6 +71,11 @@ def test_init_never_rewrites_an_existing_file(tmp_path):
     settings = tmp_path / "mwaa-local.yaml"
     settings.write_text("Name: mine\n")
     result = invoke("--project-dir", str(tmp_path), "init")
+    assert result.exit_code == 0  # the rest of the project is laid out around it
+    assert "Kept" in result.output
+    assert settings.read_text() == "Name: mine\n"
+    source = __import__("pathlib").Path(__file__).parents[1] / "fixtures" / "get-environment.json"
+    result = invoke("--project-dir", str(tmp_path), "init", "--from-environment", str(source))
     assert result.exit_code == 1
     assert "already exists" in result.output
     assert settings.read_text() == "Name: mine\n"
