@@ -157,14 +157,14 @@ def test_the_s3_mirror_copies_changes_and_deletions_only_in_the_dag_folder(s3, t
     bucket = S3Bucket("s3://airflow-test/env", client=s3)
     (tmp_path / "keep.txt").write_text("mine")
     first = mirror_once(bucket, "dags", tmp_path)
-    assert first == {"ok": True, "copied": ["a.py", "sub/b.py"], "deleted": []}
+    assert first == {"ok": True, "copied": ["a.py", "sub/b.py"], "deleted": [], "skipped": {}}
     assert (tmp_path / "dags" / "sub" / "b.py").read_text() == "# b\n"
     assert not (tmp_path / "requirements.txt").exists()
 
     s3.delete_object(Bucket="airflow-test", Key="env/dags/a.py")
     s3.put_object(Bucket="airflow-test", Key="env/dags/sub/b.py", Body=b"# b2\n")
     second = mirror_once(bucket, "dags", tmp_path)
-    assert second == {"ok": True, "copied": ["sub/b.py"], "deleted": ["a.py"]}
+    assert second == {"ok": True, "copied": ["sub/b.py"], "deleted": ["a.py"], "skipped": {}}
     assert (tmp_path / "keep.txt").read_text() == "mine"
 
     gone = S3Bucket("s3://no-such-bucket/env", client=s3)
