@@ -89,21 +89,36 @@ class VersionStore:
         if known and self.blob(known.sha256).is_file():
             return known
         blob = self.blob(found.sha256)
-        blob.parent.mkdir(parents=True, exist_ok=True)
-        # The containers' airflow user reads the store through a read-only mount.
-        for folder in (self.root, blob.parent):
-            folder.chmod(0o755)
-        tmp = blob.with_suffix(".tmp")
-        tmp.write_bytes(found.content)
-        tmp.chmod(0o644)
-        os.replace(tmp, blob)
+        self.secure()
+        _write_private(blob, found.content)
         version = known or ObjectVersion(
             kind, found.key, found.version_id, found.sha256, len(found.content), now()
         )
         if not known:
             history = [asdict(v) for v in self.history()] + [asdict(version)]
-            self.history_file.write_text(json.dumps(history, indent=2) + "\n")
+            _write_private(self.history_file, (json.dumps(history, indent=2) + "\n").encode())
         return version
+
+    def secure(self) -> None:
+        """Make the store owner-only: folders 0700, files 0600 (stores an earlier mwaa-local
+        made readable by all included). The containers read it with sudo
+        (container/applied_objects.py)."""
+        (self.root / "objects").mkdir(parents=True, exist_ok=True)
+        for folder in (self.root, self.root / "objects"):
+            folder.chmod(0o700)
+        for path in [self.history_file, *(self.root / "objects").iterdir()]:
+            if path.is_file() and path.stat().st_mode & 0o077:
+                path.chmod(0o600)
+
+
+def _write_private(path: Path, content: bytes) -> None:
+    """Write atomically, readable by the owner only from the first byte."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        os.fchmod(f.fileno(), 0o600)
+        f.write(content)
+    os.replace(tmp, path)
 
 
 def object_key(environment: Environment, bucket: Bucket, kind: str) -> str | None:

@@ -200,8 +200,7 @@ class Stack:
         if objects is None:
             objects = self.record().applied or {}
         store = self.versions
-        store.root.mkdir(parents=True, exist_ok=True)
-        store.root.chmod(0o755)
+        store.secure()
         s3 = self.environment.bucket_is_s3
         compose_env = {
             "COMPOSE_PROJECT_NAME": self.project,

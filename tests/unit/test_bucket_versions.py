@@ -44,7 +44,7 @@ def test_a_plugins_folder_is_zipped_the_same_way_twice(tmp_path):
         assert "operators/hello.py" in archive.namelist()  # the contents, not plugins/
 
 
-def test_the_store_keeps_each_version_once_and_readable(tmp_path):
+def test_the_store_keeps_each_version_once_and_owner_only(tmp_path):
     environment = Environment(project_dir=project(tmp_path))
     store = VersionStore(tmp_path / ".state" / "versions")
     bucket = FolderBucket(tmp_path)
@@ -53,7 +53,7 @@ def test_the_store_keeps_each_version_once_and_readable(tmp_path):
     assert first == again and len(store.history()) == 1
     requirements = first["requirements"]
     assert first["plugins"] is None and first["startup_script"] is None
-    assert store.blob(requirements.sha256).stat().st_mode & 0o777 == 0o644
+    assert store.blob(requirements.sha256).stat().st_mode & 0o777 == 0o600
     env = objects_as_env(store, first)
     assert env["MWAA_LOCAL_REQUIREMENTS_FILE"].endswith(requirements.sha256)
     assert env["MWAA_LOCAL_PLUGINS_FILE"] == ""

@@ -2,15 +2,24 @@
 plugins/ folder, env-file values with quotes, `$` and `#`, rich markup in user text, and two
 environments that would share one compose project."""
 
+import io
 import json
+import stat
+import warnings
+import zipfile
 
 import boto3
+import click
 import pytest
+from click.testing import CliRunner
 from moto import mock_aws
 
 from mwaa_local.bucket.keys import key_problem
-from mwaa_local.bucket.source import S3Bucket
+from mwaa_local.bucket.source import FolderBucket, S3Bucket
+from mwaa_local.bucket.versions import VersionStore
+from mwaa_local.cli.main import Group
 from mwaa_local.container.s3_mirror import MANIFEST, mirror_once
+from mwaa_local.errors import MwaaLocalError, MwaaLocalWarning
 
 BUCKET = "airflow-test"
 
@@ -102,3 +111,76 @@ def test_a_file_key_that_clashes_with_a_folder_key_is_a_warning_not_a_crash(s3, 
     outcome = mirror_once(bucket, "dags", tmp_path)
     assert outcome["copied"] == ["a"] and outcome["deleted"] == ["a/b.py"]
     assert (tmp_path / "dags" / "a").read_text() == "a file\n"
+
+
+# --- links out of a plugins/ folder; the owner-only version store ------------------------------
+
+
+def test_a_plugins_folder_is_zipped_without_links_leading_out_of_it(tmp_path):
+    home = tmp_path / "home"
+    (home / ".aws").mkdir(parents=True)
+    (home / ".aws" / "credentials").write_text("aws_secret_access_key = hunter2\n")
+    (home / "token.txt").write_text("hunter2\n")
+    bucket_folder = tmp_path / "project"
+    plugins = bucket_folder / "plugins"
+    (plugins / "operators").mkdir(parents=True)
+    (plugins / "operators" / "op.py").write_text("class Op: ...\n")
+    (plugins / "aws").symlink_to(home / ".aws")  # a folder outside
+    (plugins / "token.py").symlink_to(home / "token.txt")  # a file outside
+    (plugins / "escape.py").symlink_to("../../home/token.txt")  # relative, still outside
+    (plugins / "broken.py").symlink_to(tmp_path / "nowhere")
+    (plugins / "alias.py").symlink_to("operators/op.py")  # inside: followed, as zip -r does
+    (plugins / "ops").symlink_to("operators")
+    (plugins / "operators" / "loop").symlink_to("..")  # inside, but would loop
+
+    with pytest.warns(MwaaLocalWarning) as warned:
+        found = FolderBucket(bucket_folder).get("plugins")
+    message = str(warned[0].message)
+    assert all(name in message for name in ("aws", "token.py", "escape.py", "broken.py"))
+    with zipfile.ZipFile(io.BytesIO(found.content)) as archive:
+        names = set(archive.namelist())
+        contents = b"".join(archive.read(n) for n in names if not n.endswith("/"))
+    assert b"hunter2" not in contents
+    assert names == {"alias.py", "operators/", "operators/op.py", "ops/", "ops/op.py"}
+
+    store = VersionStore(tmp_path / "state" / "versions")
+    version = store.record("plugins", found)
+    assert stat.S_IMODE(store.blob(version.sha256).stat().st_mode) == 0o600
+    assert stat.S_IMODE(store.history_file.stat().st_mode) == 0o600
+    for folder in (store.root, store.blob(version.sha256).parent):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+
+def test_an_object_linked_from_outside_the_bucket_folder_is_refused(tmp_path):
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "credentials").write_text("hunter2\n")
+    (tmp_path / "project" / "requirements").mkdir(parents=True)
+    (tmp_path / "project" / "requirements" / "requirements.txt").symlink_to(
+        tmp_path / "home" / "credentials"
+    )
+    with pytest.raises(MwaaLocalError, match="leads outside the bucket folder"):
+        FolderBucket(tmp_path / "project").get("requirements/requirements.txt")
+
+
+def test_a_store_an_earlier_version_made_readable_by_all_becomes_owner_only(tmp_path):
+    store = VersionStore(tmp_path / "versions")
+    (store.root / "objects").mkdir(parents=True)
+    old = store.root / "objects" / ("0" * 64)
+    old.write_text("six\n")
+    old.chmod(0o644)
+    store.root.chmod(0o755)
+    store.secure()
+    assert stat.S_IMODE(old.stat().st_mode) == 0o600
+    assert stat.S_IMODE(store.root.stat().st_mode) == 0o700
+
+
+def test_the_cli_prints_warnings_raised_on_the_way(tmp_path):
+    @click.command("probe")
+    def probe():
+        warnings.warn("left out of plugins.zip: aws", MwaaLocalWarning, stacklevel=1)
+        warnings.warn("left out of plugins.zip: aws", MwaaLocalWarning, stacklevel=1)
+
+    group = Group(commands=[probe])
+    result = CliRunner().invoke(group, ["probe"])
+    assert result.exit_code == 0
+    assert result.stderr.count("Warning: left out of plugins.zip: aws") == 2
