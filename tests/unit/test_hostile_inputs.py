@@ -4,13 +4,18 @@ environments that would share one compose project."""
 
 import io
 import json
+import os
+import random
+import shutil
 import stat
+import subprocess
 import warnings
 import zipfile
 
 import boto3
 import click
 import pytest
+import yaml
 from click.testing import CliRunner
 from moto import mock_aws
 
@@ -20,6 +25,8 @@ from mwaa_local.bucket.versions import VersionStore
 from mwaa_local.cli.main import Group
 from mwaa_local.container.s3_mirror import MANIFEST, mirror_once
 from mwaa_local.errors import MwaaLocalError, MwaaLocalWarning
+from mwaa_local.mwaa.airflow_config import env_file_text
+from tests.unit.env_file_rules import compose_v1_values, compose_v2_values
 
 BUCKET = "airflow-test"
 
@@ -184,3 +191,118 @@ def test_the_cli_prints_warnings_raised_on_the_way(tmp_path):
     result = CliRunner().invoke(group, ["probe"])
     assert result.exit_code == 0
     assert result.stderr.count("Warning: left out of plugins.zip: aws") == 2
+
+
+# --- env files that docker-compose v1 and compose v2 read alike --------------------------------
+
+HOSTILE_VALUES = [
+    'pa$word "x" #y',  # the admin password of issue 10
+    "it's",
+    '{"hello": "json"}',
+    "x # not a comment",
+    "#first",
+    " padded ",
+    "$HOME and $$",
+    "C:\\temp\\x",
+    'say \\"hi\\" now',
+    "a\\\\b",
+    "back\\slash",
+    "\\n is two characters",
+    "'",
+    '"',
+    "\\x",
+    "a=b",
+    "",
+    "é ü ✓",
+    "${HOME",  # no closing brace: nothing to expand in either
+]
+REFUSED_VALUES = ["${HOME}", "x${A:-b}y", "it's $5", "$\\", "ends\\"]
+
+
+@pytest.mark.parametrize(
+    "line, value",
+    [
+        ("VAR=VAL # comment", "VAL"),
+        ("VAR=VAL# not a comment", "VAL# not a comment"),
+        ('VAR="VAL # not a comment"', "VAL # not a comment"),
+        ('VAR="VAL" # comment', "VAL"),
+        ("VAR='$OTHER'", "$OTHER"),
+        ("VAR='${OTHER}'", "${OTHER}"),
+        ("VAR='Let\\'s go!'", "Let's go!"),
+        ('VAR="{\\"hello\\": \\"json\\"}"', '{"hello": "json"}'),
+        ('VAR="some\\tvalue"', "some\tvalue"),
+        ("VAR='some\\tvalue'", "some\\tvalue"),
+        ("VAR=some\\tvalue", "some\\tvalue"),
+        ("VAR=$$OTHER", "$OTHER"),
+    ],
+)
+def test_the_compose_v2_model_follows_dockers_documented_syntax(line, value):
+    assert compose_v2_values(line + "\n")["VAR"] == value
+
+
+@pytest.mark.parametrize("value", HOSTILE_VALUES)
+def test_env_file_values_read_back_unchanged_by_both_compose_versions(value):
+    text = env_file_text({"A": "1", "VALUE": value, "Z": "last"})
+    expected = {"A": "1", "VALUE": value, "Z": "last"}
+    assert compose_v1_values(text) == expected
+    assert compose_v2_values(text) == expected
+
+
+def test_all_those_values_in_one_file_read_back_unchanged_by_both():
+    # One file, as the real ones are: a quote-like sequence must not run into the next line.
+    values = {f"V{i}": value for i, value in enumerate(HOSTILE_VALUES * 2)}
+    text = env_file_text(values)
+    assert compose_v1_values(text) == values
+    assert compose_v2_values(text) == values
+
+
+@pytest.mark.parametrize("value", REFUSED_VALUES)
+def test_a_value_no_encoding_carries_alike_is_refused_without_showing_it(value):
+    with pytest.raises(MwaaLocalError) as raised:
+        env_file_text({"MWAA_LOCAL_ADMIN_PASSWORD": value})
+    assert "MWAA_LOCAL_ADMIN_PASSWORD" in raised.value.message
+    assert value not in raised.value.message + (raised.value.hint or "")
+
+
+def test_random_values_are_refused_or_read_back_unchanged_by_both():
+    rng = random.Random(10)
+    alphabet = "ab $#'\"\\{}:-=é\t"
+    carried = 0
+    for _ in range(3000):
+        values = {
+            f"V{i}": "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8)))
+            for i in range(3)
+        }
+        try:
+            text = env_file_text(values)
+        except MwaaLocalError:
+            continue
+        carried += 1
+        assert compose_v1_values(text) == values, text
+        assert compose_v2_values(text) == values, text
+    assert carried > 1000
+
+
+@pytest.mark.skipif(
+    shutil.which("docker-compose") is None, reason="docker-compose v1 is not installed"
+)
+def test_docker_compose_v1_reads_both_env_files_as_written(tmp_path):
+    values = {f"V{i}": value for i, value in enumerate(HOSTILE_VALUES)}
+    (tmp_path / "compose.env").write_text(env_file_text({"P": values["V0"]}))
+    (tmp_path / "airflow.env").write_text(env_file_text(values))
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  s:\n    image: x\n    env_file: ./airflow.env\n"
+        "    environment:\n      P: ${P:?}\n"
+    )
+    done = subprocess.run(
+        ["docker-compose", "--env-file", "compose.env", "-f", "compose.yaml", "config"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DOCKER_HOST": "tcp://127.0.0.1:1"},  # config needs no engine
+    )
+    assert done.returncode == 0, done.stderr
+    environment = yaml.safe_load(done.stdout)["services"]["s"]["environment"]
+    # `config` prints a compose file, where a literal `$` is written `$$`.
+    read = {k: (v or "").replace("$$", "$") for k, v in environment.items()}
+    assert read == {**values, "P": values["V0"]}
