@@ -11,6 +11,7 @@ import stat
 import subprocess
 import warnings
 import zipfile
+from pathlib import Path
 
 import boto3
 import click
@@ -18,12 +19,17 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from moto import mock_aws
+from rich.table import Table
 
+import mwaa_local
 from mwaa_local.bucket.keys import key_problem
 from mwaa_local.bucket.source import FolderBucket, S3Bucket
 from mwaa_local.bucket.versions import VersionStore
-from mwaa_local.cli.main import Group
+from mwaa_local.cli import commands_dags, commands_stack
+from mwaa_local.cli.main import Group, cli
+from mwaa_local.cli.output import render_error, warn
 from mwaa_local.container.s3_mirror import MANIFEST, mirror_once
+from mwaa_local.environment.record import EnvironmentRecord
 from mwaa_local.errors import MwaaLocalError, MwaaLocalWarning
 from mwaa_local.mwaa.airflow_config import env_file_text
 from tests.unit.env_file_rules import compose_v1_values, compose_v2_values
@@ -306,3 +312,53 @@ def test_docker_compose_v1_reads_both_env_files_as_written(tmp_path):
     # `config` prints a compose file, where a literal `$` is written `$$`.
     read = {k: (v or "").replace("$$", "$") for k, v in environment.items()}
     assert read == {**values, "P": values["V0"]}
+
+
+# --- user text is never rich markup ------------------------------------------------------------
+
+CLI = Path(mwaa_local.__file__).parent / "cli"
+
+
+def test_a_settings_error_prints_brackets_as_written(tmp_path):
+    (tmp_path / "mwaa-local.yaml").write_text('Name: "[/]"\n')
+    result = CliRunner().invoke(cli, ["--project-dir", str(tmp_path), "build-image"])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and result.exception.__class__ is SystemExit
+    assert "'[/]'" in result.stderr
+    assert "MWAA's Name pattern [a-zA-Z][0-9a-zA-Z-_]*" in result.stderr
+
+
+def test_errors_warnings_and_reports_print_user_text_as_written(capsys):
+    render_error(MwaaLocalError("apache-airflow[celery]==2.10.3 [/] :smile:", hint="[bold]x"))
+    warn("[red]not red[/] and [/]")
+    commands_dags.show(
+        {"ok": False, "files": [], "plugin_errors": [], "where": "[w]", "path": "[p]"}, "[l]"
+    )
+    commands_stack.show_versions(EnvironmentRecord(), {"PluginsS3Path": "[k]@v"}, [], "[/] gone")
+    with commands_stack.out.capture() as captured:
+        table = Table("a", "b", "c")
+        table.add_row(
+            commands_stack.requirements_cell({"ran": True, "ok": False, "diagnosis": "x[extra]"}),
+            commands_stack.sync_cell({"ok": False, "error": "[/]"}),
+            commands_stack.sync_cell({"ok": True, "skipped": {"env/dags//tmp/x": "absolute"}}),
+        )
+        commands_stack.out.print(table)
+    printed = capsys.readouterr()
+    assert "apache-airflow[celery]==2.10.3 [/] :smile:" in printed.err
+    assert "Hint: [bold]x" in printed.err
+    assert "[red]not red[/] and [/]" in printed.err
+    assert "Checked [l] in [w] ([p])." in printed.out
+    assert "PluginsS3Path: [k]@v" in printed.out and "[/] gone" in printed.out
+    cells = captured.get()
+    assert "x[extra]" in cells and "[/]" in cells and "env/dags//tmp/x" in cells
+
+
+def test_no_command_renders_markup_or_a_markup_spinner():
+    for path in CLI.glob("*.py"):
+        if path.name == "output.py":
+            continue
+        text = path.read_text()
+        assert "markup=True" not in text and "[/]" not in text, path
+        assert "err.status(" not in text and "Console(" not in text.replace("import Console", ""), (
+            path
+        )
