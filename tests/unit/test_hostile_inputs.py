@@ -11,6 +11,7 @@ import stat
 import subprocess
 import warnings
 import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import boto3
@@ -32,6 +33,8 @@ from mwaa_local.container.s3_mirror import MANIFEST, mirror_once
 from mwaa_local.environment.record import EnvironmentRecord
 from mwaa_local.errors import MwaaLocalError, MwaaLocalWarning
 from mwaa_local.mwaa.airflow_config import env_file_text
+from mwaa_local.runtime.stack import OWNER_LABEL, PROJECT_DIR_LABEL, ProjectTaken, Stack
+from mwaa_local.spec.settings import load_environment
 from tests.unit.env_file_rules import compose_v1_values, compose_v2_values
 
 BUCKET = "airflow-test"
@@ -362,3 +365,110 @@ def test_no_command_renders_markup_or_a_markup_spinner():
         assert "err.status(" not in text and "Console(" not in text.replace("import Console", ""), (
             path
         )
+
+
+# --- one compose project per environment ---------------------------------------------------------
+
+
+@dataclass
+class FakeContainer:
+    name: str
+    labels: dict[str, str]
+    attrs: dict = field(default_factory=dict)
+
+
+class FakeEngine:
+    """The Docker SDK calls Stack.containers() makes, over a fixed list of containers."""
+
+    def __init__(self, containers: list[FakeContainer]) -> None:
+        self.listed = containers
+        self.containers = self
+
+    def list(self, all: bool, filters: dict) -> list[FakeContainer]:
+        project = filters["label"].split("=", 1)[1]
+        return [c for c in self.listed if c.labels["com.docker.compose.project"] == project]
+
+
+def started_stack(folder: Path, name: str, engine: FakeEngine) -> Stack:
+    """A Stack whose env files were written, as `start` writes them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "mwaa-local.yaml").write_text(f"Name: {name}\n")
+    stack = Stack(load_environment(folder), engine)
+    stack.write_env_files({})
+    return stack
+
+
+def containers_made_by(stack: Stack) -> list[FakeContainer]:
+    """The containers `up` made from the stack's compose.env (the labels compose sets)."""
+    env = compose_v1_values(stack.state.compose_env_file.read_text())
+    labels = {
+        "com.docker.compose.project": env["COMPOSE_PROJECT_NAME"],
+        OWNER_LABEL: env["MWAA_LOCAL_OWNER"],
+        PROJECT_DIR_LABEL: env["MWAA_LOCAL_PROJECT_DIR"],
+    }
+    return [
+        FakeContainer(
+            f"{env['COMPOSE_PROJECT_NAME']}-{service}-1",
+            {**labels, SERVICE: service},
+            {"State": {"Status": "running", "ExitCode": 0}},
+        )
+        for service in ("postgres", "scheduler")
+    ]
+
+
+SERVICE = "com.docker.compose.service"
+
+
+@pytest.mark.parametrize("second_name", ["shared-env", "Shared-Env"])
+def test_a_second_environment_never_uses_the_first_ones_project(tmp_path, second_name):
+    engine = FakeEngine([])
+    first = started_stack(tmp_path / "a", "shared-env", engine)
+    engine.listed = containers_made_by(first)
+    assert set(first.states()) == {"postgres", "scheduler"}  # its own: fine
+
+    second = started_stack(tmp_path / "b", second_name, FakeEngine(engine.listed))
+    assert second.project == first.project
+    for touch in (second.states, second.stop, second.remove_database, second.is_running):
+        with pytest.raises(ProjectTaken) as raised:
+            touch()
+        assert str(tmp_path / "a") in raised.value.message
+        assert "another Name" in raised.value.hint
+
+
+def test_a_name_differing_only_in_case_in_the_same_folder_is_refused_too(tmp_path):
+    engine = FakeEngine([])
+    first = started_stack(tmp_path, "MyEnv", engine)
+    engine.listed = containers_made_by(first)
+    (tmp_path / "mwaa-local.yaml").write_text("Name: myenv\n")
+    renamed = Stack(load_environment(tmp_path), engine)
+    if renamed.state.path.resolve() != first.state.path.resolve():  # case-sensitive file system
+        with pytest.raises(ProjectTaken):
+            renamed.states()
+
+
+def test_a_folder_that_never_started_owns_nothing_and_writes_nothing(tmp_path):
+    first = started_stack(tmp_path / "a", "shared-env", FakeEngine([]))
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "mwaa-local.yaml").write_text("Name: shared-env\n")
+    other = Stack(load_environment(tmp_path / "b"), FakeEngine(containers_made_by(first)))
+    with pytest.raises(ProjectTaken):
+        other.states()
+    assert not (tmp_path / "b" / ".mwaa-local").exists()
+
+
+def test_containers_of_an_earlier_mwaa_local_are_told_apart_by_their_database_password(tmp_path):
+    stack = started_stack(tmp_path, "old-env", FakeEngine([]))
+    password = stack.state.secrets().postgres_password
+
+    def unlabelled_postgres(password: str) -> FakeContainer:
+        return FakeContainer(
+            "old-env-postgres-1",
+            {"com.docker.compose.project": "old-env", SERVICE: "postgres"},
+            {"Config": {"Env": [f"POSTGRES_PASSWORD={password}", "PGDATA=/x"]}},
+        )
+
+    stack.client.listed = [unlabelled_postgres(password)]  # this folder's, before upgrading
+    stack.check_owner()
+    other = Stack(stack.environment, FakeEngine([unlabelled_postgres("someone-else")]))
+    with pytest.raises(ProjectTaken, match="earlier mwaa-local"):
+        other.check_owner()
