@@ -121,7 +121,8 @@ def env_file_value(key: str, value: str) -> str:
         "alike: it holds ${...}, ends with a backslash, or holds '$' together with a quote (') "
         "or a backslash.",
         hint="Choose a value without them (MWAA_LOCAL_ADMIN_PASSWORD is Local.AdminPassword; "
-        "AIRFLOW__SECTION__KEY is AirflowConfigurationOptions' section.key).",
+        "AIRFLOW__SECTION__KEY is AirflowConfigurationOptions' section.key; the paths come from "
+        "where the project folder is).",
     )
 
 

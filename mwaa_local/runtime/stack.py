@@ -517,7 +517,7 @@ class ProjectTaken(MwaaLocalError):
         where = (
             f"the environment in {other_dir}"
             if other_dir
-            else ("an environment an earlier mwaa-local started from another folder")
+            else "an environment an earlier mwaa-local started"
         )
         name = stack.environment.name
         super().__init__(
