@@ -8,13 +8,15 @@ content's digest, so an unchanged file keeps its version and any edit makes a ne
 """
 
 import hashlib
+import os
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from mwaa_local.errors import MwaaLocalError
-from mwaa_local.mwaa.plugins import zip_plugins_folder
+from mwaa_local.errors import MwaaLocalError, MwaaLocalWarning
+from mwaa_local.mwaa.plugins import folder_members, write_zip
 from mwaa_local.spec.settings import S3_SCHEME, Environment
 
 
@@ -53,12 +55,28 @@ class FolderBucket:
     def exists(self, key: str) -> bool:
         return (self.root / key).exists()
 
-    def get(self, key: str, version_id: str | None = None) -> BucketObject:
+    def _path(self, key: str) -> Path:
+        """The key's file; a link that leads out of the bucket folder is refused: its target
+        would be copied into the version store and every container (~/.aws, say)."""
         path = self.root / key
+        root, real = os.path.realpath(self.root), os.path.realpath(path)
+        if os.path.commonpath([root, real]) != root:
+            raise MwaaLocalError(
+                f"{path} leads outside the bucket folder {self.root} (to {real}); mwaa-local "
+                "follows no link out of it, since the target would reach every container.",
+                hint="Copy the file into the bucket folder instead of linking to it.",
+            )
+        return path
+
+    def get(self, key: str, version_id: str | None = None) -> BucketObject:
+        path = self._path(key)
         if path.is_dir():
             # mwaa-behaviour.md 2.5: users zip the *contents* of plugins/ (zip -r plugins.zip .).
+            found = folder_members(path)
+            if found.skipped_links:
+                warnings.warn(found.warning(path), MwaaLocalWarning, stacklevel=2)
             with tempfile.TemporaryDirectory(prefix="mwaa-local-zip-") as tmp:
-                content = zip_plugins_folder(path, Path(tmp) / "plugins.zip").read_bytes()
+                content = write_zip(Path(tmp) / "plugins.zip", found.members).read_bytes()
         elif path.is_file():
             content = path.read_bytes()
         else:

@@ -105,11 +105,8 @@ class VersionStore:
         if known and self.blob(known.sha256).is_file():
             return known
         blob = self.blob(found.sha256)
-        blob.parent.mkdir(parents=True, exist_ok=True)
-        # The containers' airflow user reads the store through a read-only mount.
-        for folder in (self.root, blob.parent):
-            folder.chmod(0o755)
-        atomic_write(blob, found.content, 0o644)
+        self.secure()
+        atomic_write(blob, found.content, 0o600)
         if known:
             return known
         # Read, add and write the history under a lock: two commands recording at once must
@@ -127,8 +124,19 @@ class VersionStore:
                 kind, found.key, found.version_id, found.sha256, len(found.content), now()
             )
             text = json.dumps([asdict(v) for v in [*history, version]], indent=2) + "\n"
-            atomic_write(self.history_file, text, 0o644)
+            atomic_write(self.history_file, text, 0o600)
         return version
+
+    def secure(self) -> None:
+        """Make the store owner-only: folders 0700, files 0600 (stores an earlier mwaa-local
+        made readable by all included). The containers read it with sudo
+        (container/applied_objects.py)."""
+        (self.root / "objects").mkdir(parents=True, exist_ok=True)
+        for folder in (self.root, self.root / "objects"):
+            folder.chmod(0o700)
+        for path in [self.history_file, *(self.root / "objects").iterdir()]:
+            if path.is_file() and path.stat().st_mode & 0o077:
+                path.chmod(0o600)
 
 
 def object_key(environment: Environment, bucket: Bucket, kind: str) -> str | None:

@@ -11,7 +11,7 @@ import click
 
 from mwaa_local.cli.commands_image import ensure_image
 from mwaa_local.cli.commands_settings import Project
-from mwaa_local.cli.output import err, out, print_json, warn
+from mwaa_local.cli.output import err, line, out, print_json, status, styled, warn
 from mwaa_local.dags import test as dag_test
 from mwaa_local.dags.check import (
     CheckTarget,
@@ -45,13 +45,13 @@ def run_check(project: Project, target: CheckTarget, verbose: bool) -> CommandRu
     environment = project.environment
     client = docker_client()
     stack = Stack(environment, client)
-    echo = (lambda line: err.print(line, markup=False)) if verbose else (lambda line: None)
+    echo = err.print if verbose else (lambda text: None)
     in_scheduler = target.mount is None and scheduler_running(stack)
     if not in_scheduler:
         ensure_image(project, environment.airflow_version, client)
     where = "the running scheduler" if in_scheduler else "a one-off container"
-    status = contextlib.nullcontext() if verbose else err.status(f"Checking DAGs in {where} ...")
-    with status:
+    spinner = contextlib.nullcontext() if verbose else status(f"Checking DAGs in {where} ...")
+    with spinner:
         if in_scheduler:
             return run_in_scheduler(stack, target, echo)
         return run_one_off(client, environment, target, echo)
@@ -68,17 +68,16 @@ def warn_requirements(phases: dict[str, dict[str, Any]]) -> None:
 
 def show(report: dict[str, Any], label: str) -> None:
     if report.get("fatal"):
-        out.print(f"[red]{summary(report)}[/]", markup=True)
+        out.print(styled(summary(report), "red"))
         return
-    out.print(f"Checked {label} in {report['where']} ({report.get('path')}).", markup=False)
+    out.print(f"Checked {label} in {report['where']} ({report.get('path')}).")
     if report.get("files"):
         out.print(files_table(report))
     else:
         out.print("No DAG files found (Airflow parses .py files naming both 'airflow' and 'dag').")
-    for line in plugin_lines(report):
-        out.print(f"[red]plugin error[/]: {line}", markup=True, highlight=False)
-    colour = "green" if report.get("ok") else "red"
-    out.print(f"[{colour}]{summary(report)}[/]")
+    for text in plugin_lines(report):
+        out.print(line(("plugin error", "red"), f": {text}"))
+    out.print(styled(summary(report), "green" if report.get("ok") else "red"))
 
 
 @click.group("dags")
@@ -194,7 +193,7 @@ def test_command(
     run = run_test(project, dag_test.DagTestRequest(dag_id, conf, logical_date))
     dag_test.raise_for_report(run)
     colour = "green" if dag_test.succeeded(run) else "red"
-    err.print(f"[{colour}]{dag_test.summary(run)}[/]", highlight=False)
+    err.print(styled(dag_test.summary(run), colour))
     sys.exit(0 if dag_test.succeeded(run) else 1)
 
 

@@ -14,7 +14,7 @@ from mwaa_local.bucket.versions import OBJECT_KINDS
 from mwaa_local.cli.commands_image import ensure_image
 from mwaa_local.cli.commands_objects import apply_loaded, project_objects
 from mwaa_local.cli.commands_settings import Project, changes_environment, shown_path
-from mwaa_local.cli.output import err, out, print_json, print_table, warn
+from mwaa_local.cli.output import err, line, out, print_json, print_table, styled, warn
 from mwaa_local.cli.progress import Progress
 from mwaa_local.dags.folder import empty_dag_folder_note
 from mwaa_local.environment.record import EnvironmentRecord
@@ -73,8 +73,8 @@ def start_stack(stack: Stack, timeout: float, timeline: Timeline | None = None) 
     failed = stack.failed_requirements()
     if failed:
         first = next(iter(failed.values()))
-        for line in first.get("error_tail", []):
-            err.print(line, markup=False, highlight=False)
+        for text in first.get("error_tail", []):
+            err.print(text)
         raise MwaaLocalError(
             f"Requirements failed to install on {', '.join(failed)}: {first.get('diagnosis')}",
             hint="The components run, as on MWAA, but DAGs importing those packages break. "
@@ -262,7 +262,7 @@ def login_source(stack: Stack) -> tuple[str, str]:
 
 def show_changes(changes: list[PendingChange]) -> None:
     for change in changes:
-        out.print(f"  {change.what}: {change.applied} -> {change.wanted}", markup=False)
+        out.print(f"  {change.what}: {change.applied} -> {change.wanted}")
 
 
 def show_versions(
@@ -275,37 +275,44 @@ def show_versions(
     if last:
         error = last.get("Error")
         detail = f": {error['ErrorCode']}: {error['ErrorMessage']}" if error else ""
-        out.print(f"LastUpdate: {last['Status']} ({last['CreatedAt']}){detail}", markup=False)
+        out.print(f"LastUpdate: {last['Status']} ({last['CreatedAt']}){detail}")
     for what, label in applied.items():
-        out.print(f"  {what}: {label or '-'}", markup=False)
+        out.print(f"  {what}: {label or '-'}")
     if bucket_error:
-        out.print(f"[red]The bucket cannot be read:[/] {bucket_error}")
+        out.print(line(("The bucket cannot be read:", "red"), " ", bucket_error))
     if changes:
         out.print("Pending changes (apply with `mwaa-local update`):")
         show_changes(changes)
 
 
-def startup_cell(report: dict | None) -> str:
+def startup_cell(report: dict | None) -> str | Text:
     if not report or not report.get("ran"):
         return "-"
     if report.get("timed_out"):
-        return "[red]timed out[/]"
+        return styled("timed out", "red")
     restored = f", {len(report['restored'])} restored" if report.get("restored") else ""
     return f"exit {report.get('exit_status')}{restored}"
 
 
-def requirements_cell(report: dict | None) -> str:
+def requirements_cell(report: dict | None) -> str | Text:
     if not report or not (report.get("ran") or report.get("unchanged")):
         return "-"
     if report.get("ok"):
         return "installed" if report.get("ran") else "unchanged"
-    return f"[red]FAILED[/]: {report.get('diagnosis')}"
+    return line(("FAILED", "red"), f": {report.get('diagnosis')}")
 
 
-def sync_cell(report: dict | None) -> str:
+def sync_cell(report: dict | None) -> str | Text:
     if not report:
         return "-"
-    return "ok" if report.get("ok") else f"[red]{report.get('error')}[/]"
+    if not report.get("ok"):
+        return styled(str(report.get("error")), "red")
+    skipped = report.get("skipped") or {}
+    if skipped:
+        return line(
+            "ok; ", (f"{len(skipped)} key(s) skipped: {', '.join(sorted(skipped))}", "yellow")
+        )
+    return "ok"
 
 
 @click.command("logs")
@@ -342,8 +349,8 @@ def show_log_streams(stack: Stack, component: str | None) -> None:
             hint="Streams appear once a component has run its startup script or requirements.",
         )
     for path in files:
-        out.print(f"[bold]== {path.parent.name} / {path.name}[/]")
-        out.print(path.read_text(errors="replace"), markup=False, highlight=False)
+        out.print(styled(f"== {path.parent.name} / {path.name}", "bold"))
+        out.print(path.read_text(errors="replace"))
 
 
 @click.command("sync")

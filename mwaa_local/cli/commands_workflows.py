@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 from rich.text import Text
 
-from mwaa_local.cli.output import err, out, print_json
+from mwaa_local.cli.output import line, out, print_json, status
 from mwaa_local.workflows import convert as converter
 from mwaa_local.workflows.rules import ERROR, WARNING
 from mwaa_local.workflows.validate import Finding, has_errors, validate_files
@@ -36,13 +36,11 @@ def show(findings: list[Finding], files: int) -> None:
     warnings = len(findings) - errors
     checked = _plural(files, "file")
     if errors:
-        out.print(
-            f"[red]FAILED[/]: {_plural(errors, 'error')}, {_plural(warnings, 'warning')} "
-            f"in {checked}."
-        )
+        counts = f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')} in {checked}."
+        out.print(line(("FAILED", "red"), ": ", counts))
     else:
         extra = f" ({_plural(warnings, 'warning')})" if warnings else ""
-        out.print(f"[green]OK[/]: {checked} valid for MWAA Serverless{extra}.")
+        out.print(line(("OK", "green"), f": {checked} valid for MWAA Serverless{extra}."))
 
 
 @workflows.command("validate")
@@ -89,7 +87,7 @@ def convert_command(dag_file: Path, output: Path | None):
     (the first run downloads it and its Airflow; later runs use uv's cache), then validates
     what it wrote: exit 1 when MWAA Serverless would reject it (the file stays written).
     """
-    with err.status(f"Converting {dag_file} ..."):
+    with status(f"Converting {dag_file} ..."):
         result = converter.convert(dag_file, output)
     for path in result.written:
         out.print(f"Wrote {path}", markup=False)

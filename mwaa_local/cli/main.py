@@ -1,5 +1,6 @@
 """The `mwaa-local` command group."""
 
+import warnings
 from pathlib import Path
 
 import click
@@ -19,19 +20,31 @@ from mwaa_local.cli import (
     commands_upgrade,
     commands_workflows,
 )
-from mwaa_local.cli.output import render_error
-from mwaa_local.errors import MwaaLocalError
+from mwaa_local.cli.output import render_error, warn
+from mwaa_local.errors import MwaaLocalError, MwaaLocalWarning
 
 
 class Group(click.Group):
-    """Renders MwaaLocalError as a message and a hint, without a traceback, and exits non-zero."""
+    """Renders MwaaLocalError as a message and a hint, without a traceback, and exits non-zero;
+    prints each MwaaLocalWarning as a warning."""
 
     def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except MwaaLocalError as e:
-            render_error(e)
-            ctx.exit(e.exit_code)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", MwaaLocalWarning)
+            shown = warnings.showwarning
+
+            def show(message, category, *args, **kwargs):
+                if issubclass(category, MwaaLocalWarning):
+                    warn(str(message))
+                else:
+                    shown(message, category, *args, **kwargs)
+
+            warnings.showwarning = show
+            try:
+                return super().invoke(ctx)
+            except MwaaLocalError as e:
+                render_error(e)
+                ctx.exit(e.exit_code)
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -6,7 +6,6 @@ all run this code, so what a user tests is what starts.
 Runs inside the container: standard library only.
 """
 
-import shutil
 import sys
 import tempfile
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mwaa_local.container import paths
+from mwaa_local.container.applied_objects import copy_applied
 from mwaa_local.container.requirements_install import run_install
 from mwaa_local.container.startup_script import run_startup_script
 from mwaa_local.errors import MwaaLocalError
@@ -108,7 +108,9 @@ def install_plugins(settings: SequenceSettings) -> dict[str, Any]:
     source = settings.plugins_file
     if source is None:
         return {"ok": True, "source": None}
-    result = plugins.unpack_plugins(source, settings.airflow_home / "plugins")
+    with tempfile.TemporaryDirectory(prefix="mwaa-local-plugins-") as tmp:
+        copy = copy_applied(source, Path(tmp) / "plugins.zip")
+        result = plugins.unpack_plugins(copy, settings.airflow_home / "plugins")
     for warning in result.warnings:
         _log(f"WARNING plugins: {warning}")
     return {"ok": True, "source": settings.labels["plugins"], "warnings": list(result.warnings)}
@@ -124,8 +126,7 @@ def source_startup_script(
     if source is None:
         script.unlink(missing_ok=True)
         return StartupScriptResult(path=str(script))
-    script.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, script)
+    copy_applied(source, script)
     stream = open_stream(settings, streams_root, log_streams.STARTUP_SCRIPT)
     try:
         result = run_startup_script(
@@ -150,14 +151,13 @@ def install_requirements(
     source = settings.requirements_file
     if source is None:
         return {"ok": True, "ran": False, "path": None}
-    copy = settings.airflow_home / "requirements" / "requirements.txt"
-    copy.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, copy)
+    # Where MWAA puts it; relative paths in it are relative to this folder, as on MWAA.
+    copy = copy_applied(source, settings.airflow_home / "requirements" / "requirements.txt")
     stream = open_stream(settings, streams_root, log_streams.REQUIREMENTS)
     try:
         with tempfile.TemporaryDirectory(prefix="mwaa-local-requirements-") as workdir:
             plan = requirements.plan_install(
-                source,
+                copy,
                 env,
                 Path(env["AIRFLOW_CONSTRAINTS_FILE"]),
                 Path(env["MWAA_ESSENTIAL_CONSTRAINTS_FILE"]),

@@ -4,6 +4,7 @@ The CLI asks this module for what it needs and never reaches into Docker itself.
 """
 
 import contextlib
+import hashlib
 import io
 import os
 import subprocess
@@ -49,9 +50,33 @@ START_TIMEOUT_SECONDS = 600
 LOG_TAIL_LINES = 40
 
 
+# Each container says which environment made it: a digest of that environment's database
+# password (unique to its state folder, .mwaa-local/<Name>/) and, for messages, its folder.
+OWNER_LABEL = "io.github.mwaa-local.owner"
+PROJECT_DIR_LABEL = "io.github.mwaa-local.project-dir"
+
+
 def project_name(environment: Environment) -> str:
-    # Compose project names are lower case; MWAA names may not be.
+    # Compose project names are lower case; MWAA names may not be. Two environments whose Names
+    # differ only in case, or with one Name in two folders, would share one project and its
+    # database: Stack.check_owner refuses that.
     return environment.name.lower()
+
+
+def owner_token(postgres_password: str) -> str:
+    return hashlib.sha256(f"mwaa-local-owner:{postgres_password}".encode()).hexdigest()[:16]
+
+
+def legacy_owner(container) -> str | None:
+    """The owner of a container an earlier mwaa-local made without labels: its Postgres
+    password says which environment's it is (None for the other services)."""
+    if container.labels.get("com.docker.compose.service") != "postgres":
+        return None
+    for item in container.attrs.get("Config", {}).get("Env") or []:
+        name, _, value = item.partition("=")
+        if name == "POSTGRES_PASSWORD":
+            return owner_token(value)
+    return None
 
 
 def airflow_services(environment: Environment) -> tuple[str, ...]:
@@ -147,6 +172,7 @@ class Stack:
         self.client = client
         self.project = project_name(environment)
         self.state = StateDir.for_environment(environment.project_dir, environment.name)
+        self._owner_checked = False
 
     # --- files -----------------------------------------------------------------------------
 
@@ -207,11 +233,12 @@ class Stack:
         if objects is None:
             objects = self.record().applied or {}
         store = self.versions
-        store.root.mkdir(parents=True, exist_ok=True)
-        store.root.chmod(0o755)
+        store.secure()
         s3 = self.environment.bucket_is_s3
         compose_env = {
             "COMPOSE_PROJECT_NAME": self.project,
+            "MWAA_LOCAL_OWNER": owner_token(secrets.postgres_password),
+            "MWAA_LOCAL_PROJECT_DIR": str(self.environment.project_dir.resolve()),
             "COMPOSE_PROFILES": ",".join(self.profiles),
             "MWAA_LOCAL_AIRFLOW_IMAGE": self.image,
             "MWAA_LOCAL_POSTGRES_IMAGE": local.postgres_image,
@@ -251,6 +278,7 @@ class Stack:
         ]  # fmt: skip
 
     def compose(self, *args: str, capture: bool = True, check: bool = True) -> str:
+        self.check_owner()
         if not self.state.compose_env_file.is_file():
             self.write_env_files()
         done = subprocess.run(
@@ -378,9 +406,28 @@ class Stack:
 
     # --- containers ------------------------------------------------------------------------
 
-    def containers(self) -> list:
+    def _project_containers(self) -> list:
         label = f"com.docker.compose.project={self.project}"
         return self.client.containers.list(all=True, filters={"label": label})
+
+    def containers(self) -> list:
+        self.check_owner()
+        return self._project_containers()
+
+    def check_owner(self) -> None:
+        """Refuse a compose project whose containers another environment made (another folder
+        with this Name, a Name differing only in case, or this folder before its .mwaa-local/
+        was deleted): they would share its containers and its metadata database."""
+        if self._owner_checked:
+            return
+        # A folder that never started has no secrets and owns nothing; none are made here.
+        known = self.state.secrets_file.is_file()
+        ours = owner_token(self.state.secrets().postgres_password) if known else None
+        for container in self._project_containers():
+            owner = container.labels.get(OWNER_LABEL) or legacy_owner(container)
+            if owner is not None and owner != ours:
+                raise ProjectTaken(self, container.labels.get(PROJECT_DIR_LABEL))
+        self._owner_checked = True
 
     def states(self) -> dict[str, ServiceState]:
         states = {}
@@ -428,6 +475,7 @@ class Stack:
 
     def exec_in(self, service: str, command: list[str], tty: bool = False) -> int:
         """Run `command` in a component's container with the component's own environment."""
+        self.check_owner()
         load = f'[ -f {paths.COMPONENT_ENV_FILE} ] && . {paths.COMPONENT_ENV_FILE}; exec "$@"'
         wrapped = ["bash", "-c", load, "mwaa-local", *command]
         flags = [] if tty else ["-T"]
@@ -550,6 +598,25 @@ class Stack:
                 waiting = [s for s in expected if not (s in states and states[s].ready)]
                 raise ComponentFailed(self, waiting[0], states.get(waiting[0]), timed_out=timeout)
             time.sleep(1)
+
+
+class ProjectTaken(MwaaLocalError):
+    def __init__(self, stack: Stack, other_dir: str | None) -> None:
+        where = (
+            f"the environment in {other_dir}"
+            if other_dir
+            else "an environment an earlier mwaa-local started"
+        )
+        name = stack.environment.name
+        super().__init__(
+            f"The compose project {stack.project} belongs to {where}, not to this one "
+            f"({name} in {stack.environment.project_dir.resolve()}). Environments with the same "
+            "Name, or Names that differ only in case, would share its containers and its "
+            "metadata database, so mwaa-local does not touch it.",
+            hint=f"Give this environment another Name in its settings, or remove the other one "
+            f"first: docker compose -p {stack.project} down --volumes (its database is lost). "
+            "If this folder's .mwaa-local/ was deleted, that other one was this one's.",
+        )
 
 
 class ComponentFailed(MwaaLocalError):

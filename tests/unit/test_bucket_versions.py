@@ -44,7 +44,7 @@ def test_a_plugins_folder_is_zipped_the_same_way_twice(tmp_path):
         assert "operators/hello.py" in archive.namelist()  # the contents, not plugins/
 
 
-def test_the_store_keeps_each_version_once_and_readable(tmp_path):
+def test_the_store_keeps_each_version_once_and_owner_only(tmp_path):
     environment = Environment(project_dir=project(tmp_path))
     store = VersionStore(tmp_path / ".state" / "versions")
     bucket = FolderBucket(tmp_path)
@@ -53,7 +53,7 @@ def test_the_store_keeps_each_version_once_and_readable(tmp_path):
     assert first == again and len(store.history()) == 1
     requirements = first["requirements"]
     assert first["plugins"] is None and first["startup_script"] is None
-    assert store.blob(requirements.sha256).stat().st_mode & 0o777 == 0o644
+    assert store.blob(requirements.sha256).stat().st_mode & 0o777 == 0o600
     env = objects_as_env(store, first)
     assert env["MWAA_LOCAL_REQUIREMENTS_FILE"].endswith(requirements.sha256)
     assert env["MWAA_LOCAL_PLUGINS_FILE"] == ""
@@ -158,14 +158,14 @@ def test_the_s3_mirror_copies_changes_and_deletions_only_in_the_dag_folder(s3, t
     bucket = S3Bucket("s3://airflow-test/env", client=s3)
     (tmp_path / "keep.txt").write_text("mine")
     first = mirror_once(bucket, "dags", tmp_path)
-    assert first == {"ok": True, "copied": ["a.py", "sub/b.py"], "deleted": []}
+    assert first == {"ok": True, "copied": ["a.py", "sub/b.py"], "deleted": [], "skipped": {}}
     assert (tmp_path / "dags" / "sub" / "b.py").read_text() == "# b\n"
     assert not (tmp_path / "requirements.txt").exists()
 
     s3.delete_object(Bucket="airflow-test", Key="env/dags/a.py")
     s3.put_object(Bucket="airflow-test", Key="env/dags/sub/b.py", Body=b"# b2\n")
     second = mirror_once(bucket, "dags", tmp_path)
-    assert second == {"ok": True, "copied": ["sub/b.py"], "deleted": ["a.py"]}
+    assert second == {"ok": True, "copied": ["sub/b.py"], "deleted": ["a.py"], "skipped": {}}
     assert (tmp_path / "keep.txt").read_text() == "mine"
 
     gone = S3Bucket("s3://no-such-bucket/env", client=s3)

@@ -55,7 +55,7 @@ def test_secrets_are_generated_once_and_owner_only(tmp_path):
 
 
 def test_env_file_refuses_line_breaks():
-    assert env_file_text({"A": "1", "B": "x y"}) == "A=1\nB=x y\n"
+    assert env_file_text({"A": "1", "B": "x y"}) == "A='1'\nB='x y'\n"
     with pytest.raises(MwaaLocalError):
         env_file_text({"A": "1\n2"})
 
