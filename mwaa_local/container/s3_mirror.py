@@ -34,8 +34,8 @@ def mirror_once(bucket: S3Bucket, dag_path: str, root: Path) -> dict:
         return {"ok": False, "error": f"cannot list {bucket.url}{dag_path}: {e}"}
     target = root / dag_path
     manifest_file = root / MANIFEST
-    known = json.loads(manifest_file.read_text()) if manifest_file.is_file() else {}
-    copied, deleted, skipped = [], [], {}
+    known = read_manifest(manifest_file, target)
+    copied, deleted, skipped, unread = [], [], {}, {}
     folder_key = f"{bucket.prefix}{dag_path.strip('/')}/"
     # Deletions first, so a key that became a folder of keys (or back) is written in one pass.
     for name in sorted(set(known) - set(wanted)):
@@ -58,8 +58,9 @@ def mirror_once(bucket: S3Bucket, dag_path: str, root: Path) -> dict:
             continue
         try:
             content = bucket.read_key(f"{dag_path.strip('/')}/{name}")
-        except Exception as e:
-            return {"ok": False, "error": f"cannot read {name}: {e}"}
+        except Exception as e:  # one unreadable object must not stop the others, or deletions
+            unread[name] = str(e)
+            continue
         try:
             _write(target, name, content)
         except (OSError, ValueError) as e:
@@ -67,8 +68,44 @@ def mirror_once(bucket: S3Bucket, dag_path: str, root: Path) -> dict:
             continue
         known[name] = etag
         copied.append(name)
-    manifest_file.write_text(json.dumps(known))
-    return {"ok": True, "copied": copied, "deleted": deleted, "skipped": skipped}
+    # Saved whatever happened above: what was copied and deleted stays known, and an unread
+    # object keeps its old ETag, so the next pass tries it again.
+    tmp = manifest_file.with_name(f".{manifest_file.name}.tmp")
+    tmp.write_text(json.dumps(known))
+    tmp.replace(manifest_file)
+    outcome = {"ok": not unread, "copied": copied, "deleted": deleted, "skipped": skipped}
+    if unread:
+        first, reason = next(iter(sorted(unread.items())))
+        more = f" (and {len(unread) - 1} more)" if len(unread) > 1 else ""
+        outcome["error"] = f"cannot read {first}{more}: {reason}"
+        outcome["unread"] = sorted(unread)
+    return outcome
+
+
+def read_manifest(manifest_file: Path, target: Path) -> dict[str, str]:
+    """The ETags of what the mirror holds. A damaged manifest (a crash while an older version
+    wrote it) is rebuilt from the files present, with no ETags: each is downloaded again, and
+    removed if its key is gone."""
+    if not manifest_file.is_file():
+        return {}
+    try:
+        known = json.loads(manifest_file.read_text())
+        if isinstance(known, dict):
+            return known
+    except (OSError, ValueError):
+        pass
+    print(
+        f"WARNING bucket-sync: {manifest_file} is damaged; rebuilding it from the mirror",
+        file=sys.stderr,
+        flush=True,
+    )
+    if not target.is_dir():
+        return {}
+    return {
+        p.relative_to(target).as_posix(): ""
+        for p in target.rglob("*")
+        if p.is_file() and not p.name.endswith(".mwaa-local-sync")
+    }
 
 
 def _clash(target: Path, name: str, folder_key: str) -> str | None:

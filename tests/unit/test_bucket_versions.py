@@ -174,6 +174,49 @@ def test_the_s3_mirror_copies_changes_and_deletions_only_in_the_dag_folder(s3, t
     assert (tmp_path / "dags" / "sub" / "b.py").read_text() == "# b2\n"  # last copy kept
 
 
+def test_an_unreadable_object_does_not_stop_the_mirror_and_is_tried_again(s3, tmp_path):
+    for key in ("a.py", "b.py", "c.py"):
+        s3.put_object(Bucket="airflow-test", Key=f"env/dags/{key}", Body=b"# v1\n")
+    bucket = S3Bucket("s3://airflow-test/env", client=s3)
+    assert mirror_once(bucket, "dags", tmp_path)["ok"]
+    s3.delete_object(Bucket="airflow-test", Key="env/dags/a.py")
+    s3.put_object(Bucket="airflow-test", Key="env/dags/b.py", Body=b"# v2\n")
+    s3.put_object(Bucket="airflow-test", Key="env/dags/c.py", Body=b"# v2\n")
+    read_key = bucket.read_key
+
+    def denied(key: str) -> bytes:
+        if key.endswith("b.py"):
+            raise PermissionError("AccessDenied")
+        return read_key(key)
+
+    bucket.read_key = denied
+    outcome = mirror_once(bucket, "dags", tmp_path)
+    assert outcome["ok"] is False and "cannot read b.py: AccessDenied" in outcome["error"]
+    # The rest went on: the deletion and the other change were applied, and remembered.
+    assert outcome["deleted"] == ["a.py"] and outcome["copied"] == ["c.py"]
+    assert not (tmp_path / "dags" / "a.py").exists()
+    assert (tmp_path / "dags" / "c.py").read_text() == "# v2\n"
+    bucket.read_key = read_key
+    again = mirror_once(bucket, "dags", tmp_path)
+    assert again["ok"] and again["copied"] == ["b.py"] and again["deleted"] == []
+
+
+def test_a_damaged_manifest_is_rebuilt_and_deletions_still_happen(s3, tmp_path):
+    for key in ("a.py", "sub/b.py"):
+        s3.put_object(Bucket="airflow-test", Key=f"env/dags/{key}", Body=b"# v1\n")
+    bucket = S3Bucket("s3://airflow-test/env", client=s3)
+    assert mirror_once(bucket, "dags", tmp_path)["ok"]
+    (tmp_path / ".mwaa-local-etags.json").write_text('{"a.py": "\\"abc')  # cut short
+    s3.delete_object(Bucket="airflow-test", Key="env/dags/sub/b.py")
+    outcome = mirror_once(bucket, "dags", tmp_path)
+    assert outcome["ok"] and outcome["deleted"] == ["sub/b.py"]
+    assert not (tmp_path / "dags" / "sub" / "b.py").exists()
+    assert (tmp_path / "dags" / "a.py").read_text() == "# v1\n"
+    assert mirror_once(bucket, "dags", tmp_path) == {
+        "ok": True, "copied": [], "deleted": [], "skipped": {}
+    }  # fmt: skip
+
+
 class FakeStack:
     """What update_environment uses of a Stack, with components that fail as told."""
 
