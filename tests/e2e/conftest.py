@@ -7,6 +7,7 @@ locally built ones (.ci/run) since no registry is reachable there.
 import os
 import subprocess
 import sys
+import urllib.request
 from dataclasses import dataclass
 
 import docker
@@ -92,3 +93,23 @@ def airflow3_image(docker_engine, tmp_path_factory) -> BuiltImage:
 @pytest.fixture(params=["airflow2_image", "airflow3_image"])
 def any_image(request) -> BuiltImage:
     return request.getfixturevalue(request.param)
+
+
+@pytest.fixture
+def s3_endpoint():
+    """A moto server standing in for AWS, on all interfaces (the containers reach it through
+    the host gateway). moto keeps its state per process, not per server: it is reset after each
+    test, so no bucket outlives the test that made it."""
+    from moto.server import ThreadedMotoServer
+
+    from tests.e2e.stacks import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="0.0.0.0", port=port, verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        yield url
+    finally:
+        urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"))
+        server.stop()

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from mwaa_local.objects.rest_client import AirflowApi
-from tests.e2e.stacks import REPO, free_port, make_project
+from tests.e2e.stacks import REPO, make_project
 from tests.e2e.test_s3_bucket import BUCKET, CREDENTIALS, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -33,18 +32,6 @@ HOSTILE_KEYS = {
     f"env/dags/a/../../../hostile-deep-{TAG}.py": f"/usr/local/mwaa-local/hostile-deep-{TAG}.py",
 }
 CLASH_KEYS = ["env/dags/clash", "env/dags/clash/b.py"]
-
-
-@pytest.fixture
-def s3_server():
-    port = free_port()
-    # On all interfaces: the bucket-sync container reaches it through the host gateway.
-    server = ThreadedMotoServer(ip_address="0.0.0.0", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
 
 
 def container(docker_engine, project, service: str):
@@ -68,11 +55,11 @@ def plugins_zip() -> bytes:
 
 
 def test_hostile_inputs_against_a_running_stack(
-    airflow3_image, docker_engine, s3_server, monkeypatch
+    airflow3_image, docker_engine, s3_endpoint, monkeypatch
 ):
     for name, value in CREDENTIALS.items():
         monkeypatch.setenv(name, value)
-    s3 = boto3.client("s3", endpoint_url=s3_server)
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint)
     s3.create_bucket(Bucket=BUCKET)
     example = (REPO / "dags" / "mwaa_local_example.py").read_bytes()
     s3.put_object(Bucket=BUCKET, Key="env/dags/mwaa_local_example.py", Body=example)
@@ -85,7 +72,7 @@ def test_hostile_inputs_against_a_running_stack(
         airflow3_image.version,
         options=OPTIONS,
         Bucket=f"s3://{BUCKET}/env",
-        S3EndpointUrl=s3_server,
+        S3EndpointUrl=s3_endpoint,
         AdminPassword=ADMIN_PASSWORD,
     )
     settings = project.path / "mwaa-local.yaml"
@@ -180,7 +167,9 @@ def assert_nothing_outside(docker_engine, project, decoy: str) -> None:
     assert not any(Path(path).exists() for path in HOSTILE_KEYS.values())
 
 
-def test_a_plugins_folder_link_to_credentials_stays_out_of_the_version_store(tmp_path):
+def test_a_plugins_folder_link_to_credentials_stays_out_of_the_version_store(
+    tmp_path, airflow3_image
+):
     home = tmp_path / "home"
     (home / ".aws").mkdir(parents=True)
     (home / ".aws" / "credentials").write_text("aws_secret_access_key = never-in-the-store\n")
@@ -189,7 +178,9 @@ def test_a_plugins_folder_link_to_credentials_stays_out_of_the_version_store(tmp
         (project.path / "plugins" / "operators").mkdir(parents=True)
         (project.path / "plugins" / "operators" / "op.py").write_text("class Op: ...\n")
         (project.path / "plugins" / "aws").symlink_to(home / ".aws")
-        shown = project.cli("status", "--json")
+        # A command that reads the bucket's objects (status reads nothing before the first
+        # start): the test command runs them in a one-off container.
+        shown = project.cli("test-startup-script", "--json")
         assert shown.returncode == 0, shown.output
         assert "plugins.zip 1 link(s)" in shown.stderr and ": aws." in shown.stderr
         versions = json.loads(project.cli("versions", "--json").stdout)["Recorded"]

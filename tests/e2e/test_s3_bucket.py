@@ -8,9 +8,8 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
-from tests.e2e.stacks import REPO, free_port, make_project
+from tests.e2e.stacks import REPO, make_project
 
 pytestmark = pytest.mark.e2e
 
@@ -30,18 +29,6 @@ with DAG("s3_probe", description="{description}", schedule=None,
          start_date=pendulum.datetime(2024, 1, 1)):
     EmptyOperator(task_id="noop")
 """
-
-
-@pytest.fixture
-def s3_endpoint():
-    port = free_port()
-    # On all interfaces: the bucket-sync container reaches it through the host gateway.
-    server = ThreadedMotoServer(ip_address="0.0.0.0", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
 
 
 def wait_until(predicate, timeout: float) -> None:
