@@ -28,6 +28,7 @@ from mwaa_local.mwaa.log_streams import log_group
 from mwaa_local.prereqs.checks import PORT_HINT, port_free
 from mwaa_local.runtime.engine import docker_client
 from mwaa_local.runtime.stack import ServiceState, Stack, environment_status
+from mwaa_local.scaling import control as scaling
 
 
 def open_stack(project: Project) -> Stack:
@@ -73,6 +74,7 @@ def start_stack(stack: Stack, timeout: float) -> float:
             hint="The components run, as on MWAA, but DAGs importing those packages break. "
             f"Logs: {streams}. Check a fix with `mwaa-local test-requirements`.",
         )
+    scaling.start_for(stack)
     return seconds
 
 
@@ -107,6 +109,7 @@ def start_command(project: Project, foreground: bool, timeout: int) -> None:
             pass
         finally:
             err.print("Stopping (the metadata database is kept) ...")
+            scaling.stop_for(stack)
             stack.stop()
 
 
@@ -115,6 +118,7 @@ def start_command(project: Project, foreground: bool, timeout: int) -> None:
 def stop_command(project: Project) -> None:
     """Stop the environment; the metadata database is kept."""
     stack = open_stack(project)
+    scaling.stop_for(stack)
     stack.stop()
     out.print(f"Environment {project.environment.name} stopped; its database is kept.")
 
@@ -153,6 +157,7 @@ def status_command(project: Project, as_json: bool) -> None:
         OBJECT_KINDS[kind][0]: version.label if version else None
         for kind, version in (record.applied or {}).items()
     }
+    workers = scaling.workers_summary(stack)
     if as_json:
         print_json(
             {
@@ -163,6 +168,7 @@ def status_command(project: Project, as_json: bool) -> None:
                 "Applied": applied,
                 "PendingChanges": [vars(c) for c in changes],
                 "BucketError": bucket_error,
+                "Workers": workers,
                 "Components": {
                     s.service: {
                         "State": s.status,
@@ -193,7 +199,22 @@ def status_command(project: Project, as_json: bool) -> None:
             sync_cell(phases.get("dag_sync") or phases.get("bucket_sync")),
         )
     out.print(table)
+    show_workers(workers)
     show_versions(record, applied, changes, bucket_error)
+
+
+def show_workers(workers: dict) -> None:
+    line = f"Workers: {workers['Current']}/{workers['Min']}/{workers['Max']} (current/min/max)"
+    scaler = workers["Autoscaler"]
+    if not workers["Autoscaling"]:
+        line += "; no autoscaling"
+    elif not scaler or not scaler["Running"]:
+        line += "; autoscaler not running"
+    else:
+        decision = scaler.get("LastDecision") or {}
+        line += f"; autoscaler pid {scaler['Pid']}, last decision: {decision.get('Action', '-')}"
+        line += f" ({decision.get('Reason', '')})" if decision.get("Reason") else ""
+    out.print(line, markup=False)
 
 
 def show_changes(changes: list[PendingChange]) -> None:
@@ -309,6 +330,7 @@ def reset_db_command(project: Project, yes: bool, timeout: int) -> None:
         raise MwaaLocalError("Nothing was deleted.")
     stack = open_stack(project)
     was_running = stack.is_running()
+    scaling.stop_for(stack)
     stack.remove_database()
     out.print(f"Deleted the metadata database of {name}.")
     if was_running:

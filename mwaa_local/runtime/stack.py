@@ -267,7 +267,22 @@ class Stack:
 
     def up(self, services: tuple[str, ...] = ()) -> None:
         self.write_env_files()
-        self.compose("up", "--detach", "--remove-orphans", *services)
+        self.compose("up", "--detach", "--remove-orphans", *self.worker_scale(services), *services)
+
+    def worker_scale(self, services: tuple[str, ...] = ()) -> tuple[str, ...]:
+        """`--scale worker=N` keeping the replicas the autoscaler runs, within [MinWorkers,
+        MaxWorkers]: compose's `up` would otherwise set the worker service back to one."""
+        if "worker" not in airflow_services(self.environment):
+            return ()
+        if services and "worker" not in services:
+            return ()
+        up = sum(
+            1
+            for c in self.containers()
+            if c.labels.get("com.docker.compose.service") == "worker" and c.status == "running"
+        )
+        replicas = min(max(up, self.environment.min_workers), self.environment.max_workers)
+        return ("--scale", f"worker={replicas}")
 
     def show_logs(self, services: tuple[str, ...] = (), tail: str = "all", follow: bool = False):
         """Print the components' logs on this terminal (all of them when none is named)."""
@@ -283,7 +298,8 @@ class Stack:
 
     def recreate(self, services: tuple[str, ...]) -> None:
         """Replace these components' containers with new ones from the current env files."""
-        self.compose("up", "--detach", "--no-deps", "--force-recreate", *services)
+        scale = self.worker_scale(services)
+        self.compose("up", "--detach", "--no-deps", "--force-recreate", *scale, *services)
 
     def remove_database(self) -> None:
         """Remove the containers and the metadata database volume (and only that volume)."""

@@ -115,6 +115,9 @@ class LocalSettings:
     dag_sync_interval: float | None = None
     # For an s3:// bucket: an S3 endpoint such as LocalStack's, MinIO's or moto's.
     s3_endpoint_url: str | None = None
+    # mwaa-behaviour.md 5.3: extra workers go once running + queued has been 0 this long
+    # (MWAA: "two to five minutes").
+    worker_scale_in_cooldown: int = 120
 
     @property
     def sync_interval(self) -> float:
@@ -774,6 +777,7 @@ LOCAL_FIELDS: dict[str, Callable[[Any], Any]] = {
     "DagSync": _one_of(DAG_SYNC_MODES),
     "DagSyncInterval": _positive_interval,
     "S3EndpointUrl": _endpoint_url,
+    "WorkerScaleInCooldown": _positive_seconds,
 }
 
 
