@@ -90,6 +90,8 @@ def start_command(project: Project, foreground: bool, timeout: int) -> None:
         check_port_free(environment.local.bind_address, environment.local.webserver_port)
     ensure_image(project, environment.airflow_version, stack.client)
     objects = project_objects(environment)  # a bad airflow-objects.yaml fails before starting
+    for message in scaling.sizing_warnings(stack):
+        warn(message)
     pending = record_create(stack)
     seconds = start_stack(stack, timeout)
     username, password = stack.admin_credentials()
@@ -176,6 +178,8 @@ def status_command(project: Project, as_json: bool) -> None:
                         "ExitCode": s.exit_code,
                         "RestartCount": s.restarts,
                         "Container": s.container,
+                        "Replicas": s.replicas,
+                        "Limits": {"Cpus": s.cpus, "MemoryBytes": s.memory},
                         "StartSequence": reports.get(s.service),
                     }
                     for s in states.values()
@@ -185,15 +189,24 @@ def status_command(project: Project, as_json: bool) -> None:
         return
     out.print(f"Environment {stack.environment.name}: {status}")
     table = Table(
-        "Component", "State", "Health", "Restarts", "Startup script", "Requirements", "DAG sync"
+        "Component",
+        "State",
+        "Health",
+        "Restarts",
+        "Limits",
+        "Startup script",
+        "Requirements",
+        "DAG sync",
     )
     for state in sorted(states.values(), key=lambda s: s.service):
         phases = reports.get(state.service, {})
+        replicas = f" x{state.replicas}" if state.replicas > 1 else ""
         table.add_row(
-            state.service,
+            state.service + replicas,
             state.status,
             state.health or "-",
             str(state.restarts),
+            limits_cell(state),
             startup_cell(phases.get("startup_script")),
             requirements_cell(phases.get("requirements")),
             sync_cell(phases.get("dag_sync") or phases.get("bucket_sync")),
@@ -240,6 +253,14 @@ def show_versions(
     if changes:
         out.print("Pending changes (apply with `mwaa-local update`):")
         show_changes(changes)
+
+
+def limits_cell(state: ServiceState) -> str:
+    if not state.cpus and not state.memory:
+        return "-"
+    cpus = f"{state.cpus:g} vCPU" if state.cpus else "any CPU"
+    memory = f"{state.memory / 2**30:.3g} GiB" if state.memory else "any memory"
+    return f"{cpus}, {memory}"
 
 
 def startup_cell(report: dict | None) -> str:

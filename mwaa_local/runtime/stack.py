@@ -10,7 +10,7 @@ import subprocess
 import tarfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from mwaa_local.mwaa.airflow_config import (
     env_file_text,
     parsing_options,
 )
+from mwaa_local.mwaa.components import HYBRID, component_limit, component_replicas
 from mwaa_local.mwaa.log_streams import read_phases
 from mwaa_local.objects.rest_client import AirflowApi
 from mwaa_local.runtime.compose import compose_file, compose_tool
@@ -54,7 +55,9 @@ def project_name(environment: Environment) -> str:
 
 
 def airflow_services(environment: Environment) -> tuple[str, ...]:
-    return environment.airflow_version.components
+    """The Airflow components that run: the version's, laid out for the class (mw1.micro's
+    hybrid holds the scheduler, triggerer and worker)."""
+    return tuple(c for c, n in component_replicas(environment).items() if n)
 
 
 def long_running_services(environment: Environment) -> tuple[str, ...]:
@@ -126,6 +129,9 @@ class ServiceState:
     health: str | None  # starting, healthy, unhealthy; None without a healthcheck
     exit_code: int
     restarts: int
+    cpus: float = 0.0  # the container's limits; 0: none
+    memory: int = 0
+    replicas: int = 1
 
     @property
     def failed(self) -> bool:
@@ -146,6 +152,7 @@ class Stack:
         self.client = client
         self.project = project_name(environment)
         self.state = StateDir.for_environment(environment.project_dir, environment.name)
+        self._engine_size: tuple[int, int] | None = None
 
     # --- files -----------------------------------------------------------------------------
 
@@ -156,7 +163,8 @@ class Stack:
     @property
     def profiles(self) -> tuple[str, ...]:
         major = f"airflow{self.environment.airflow_version.major}"
-        return (major, "s3") if self.environment.bucket_is_s3 else (major,)
+        micro = ("micro",) if self.environment.class_spec.hybrid else ()
+        return (major, *micro, "s3") if self.environment.bucket_is_s3 else (major, *micro)
 
     @property
     def versions(self) -> VersionStore:
@@ -224,6 +232,7 @@ class Stack:
             "MWAA_LOCAL_POSTGRES_PASSWORD": secrets.postgres_password,
             "MWAA_LOCAL_ADMIN_USERNAME": username,
             "MWAA_LOCAL_ADMIN_PASSWORD": password,
+            **self.limits_env(),
         }
         write_private(self.state.compose_env_file, env_file_text(compose_env))
         objects_env = objects_as_env(store, objects)
@@ -267,22 +276,45 @@ class Stack:
 
     def up(self, services: tuple[str, ...] = ()) -> None:
         self.write_env_files()
-        self.compose("up", "--detach", "--remove-orphans", *self.worker_scale(services), *services)
+        self.compose("up", "--detach", "--remove-orphans", *self.scale_args(services), *services)
 
-    def worker_scale(self, services: tuple[str, ...] = ()) -> tuple[str, ...]:
-        """`--scale worker=N` keeping the replicas the autoscaler runs, within [MinWorkers,
-        MaxWorkers]: compose's `up` would otherwise set the worker service back to one."""
-        if "worker" not in airflow_services(self.environment):
-            return ()
-        if services and "worker" not in services:
-            return ()
+    def scale_args(self, services: tuple[str, ...] = ()) -> tuple[str, ...]:
+        """`--scale SERVICE=N` for each Airflow component (of `services`, or all): the class's
+        layout (mwaa/components.py), with the worker replicas the autoscaler runs kept within
+        [MinWorkers, MaxWorkers], since compose's `up` would otherwise set them back to one."""
         up = sum(
             1
             for c in self.containers()
             if c.labels.get("com.docker.compose.service") == "worker" and c.status == "running"
         )
-        replicas = min(max(up, self.environment.min_workers), self.environment.max_workers)
-        return ("--scale", f"worker={replicas}")
+        workers = min(max(up, self.environment.min_workers), self.environment.max_workers)
+        replicas = component_replicas(self.environment, workers)
+        return tuple(
+            arg
+            for service, count in replicas.items()
+            if service != HYBRID and (not services or service in services)
+            for arg in ("--scale", f"{service}={count}")
+        )
+
+    def engine_size(self) -> tuple[int, int]:
+        """The engine's CPUs and memory in bytes."""
+        if self._engine_size is None:
+            info = self.client.info()
+            self._engine_size = (int(info.get("NCPU", 0)), int(info.get("MemTotal", 0)))
+        return self._engine_size
+
+    def limits_env(self) -> dict[str, str]:
+        """Each component's container limits for the compose file (0: none)."""
+        cpus, _ = self.engine_size()
+        env = {}
+        for service in (*self.environment.airflow_version.components, HYBRID):
+            limit = component_limit(
+                self.environment.class_spec, service, self.environment.local.resource_scale, cpus
+            )
+            key = service.upper().replace("-", "_")
+            env[f"MWAA_LOCAL_{key}_CPUS"] = f"{limit.cpus:g}"
+            env[f"MWAA_LOCAL_{key}_MEMORY"] = f"{limit.memory_bytes // 2**20}m"
+        return env
 
     def show_logs(self, services: tuple[str, ...] = (), tail: str = "all", follow: bool = False):
         """Print the components' logs on this terminal (all of them when none is named)."""
@@ -298,7 +330,7 @@ class Stack:
 
     def recreate(self, services: tuple[str, ...]) -> None:
         """Replace these components' containers with new ones from the current env files."""
-        scale = self.worker_scale(services)
+        scale = self.scale_args(services)
         self.compose("up", "--detach", "--no-deps", "--force-recreate", *scale, *services)
 
     def remove_database(self) -> None:
@@ -315,19 +347,31 @@ class Stack:
         return self.client.containers.list(all=True, filters={"label": label})
 
     def states(self) -> dict[str, ServiceState]:
-        states = {}
+        """Each service's state; a service with several replicas shows its least healthy one,
+        with the replicas counted and their restarts added up."""
+        states: dict[str, ServiceState] = {}
         for container in self.containers():
             attrs = container.attrs
             service = container.labels.get("com.docker.compose.service", container.name)
             health = attrs["State"].get("Health")
-            states[service] = ServiceState(
+            host = attrs.get("HostConfig", {})
+            state = ServiceState(
                 service=service,
                 container=container.name,
                 status=attrs["State"]["Status"],
                 health=health["Status"] if health else None,
                 exit_code=attrs["State"].get("ExitCode", 0),
                 restarts=attrs.get("RestartCount", 0),
+                cpus=(host.get("NanoCpus") or 0) / 1e9,
+                memory=host.get("Memory") or 0,
             )
+            seen = states.get(service)
+            if seen is not None:
+                worst = max(seen, state, key=lambda s: (s.failed, not s.ready))
+                state = replace(
+                    worst, replicas=seen.replicas + 1, restarts=seen.restarts + state.restarts
+                )
+            states[service] = state
         return states
 
     def is_running(self) -> bool:

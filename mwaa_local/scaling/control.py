@@ -3,8 +3,9 @@ say how many workers run against MinWorkers and MaxWorkers."""
 
 from typing import Any
 
+from mwaa_local.mwaa.components import HYBRID, capacity_warnings
 from mwaa_local.runtime.stack import Stack
-from mwaa_local.scaling.observe import worker_replicas
+from mwaa_local.scaling.observe import service_labels, worker_replicas
 from mwaa_local.scaling.process import autoscaler_state, start_autoscaler, stop_autoscaler
 from mwaa_local.spec.settings import Environment
 
@@ -31,11 +32,23 @@ def stop_for(stack: Stack) -> bool:
 def workers_summary(stack: Stack) -> dict[str, Any]:
     """Workers current/min/max and the autoscaler's state, for `status`."""
     environment = stack.environment
-    replicas = worker_replicas(stack.client, stack.project)
+    if environment.class_spec.hybrid:
+        # mw1.micro's worker runs in the hybrid container.
+        filters = {"label": service_labels(stack.project, HYBRID), "status": "running"}
+        current = len(stack.client.containers.list(filters=filters))
+    else:
+        replicas = worker_replicas(stack.client, stack.project)
+        current = sum(1 for r in replicas if r.status == "running")
     return {
-        "Current": sum(1 for r in replicas if r.status == "running"),
+        "Current": current,
         "Min": environment.min_workers,
         "Max": environment.max_workers,
         "Autoscaling": autoscales(environment),
         "Autoscaler": autoscaler_state(stack.state.path) if autoscales(environment) else None,
     }
+
+
+def sizing_warnings(stack: Stack) -> list[str]:
+    """The class's limits against the engine's memory (mwaa/components.py)."""
+    _, memory = stack.engine_size()
+    return capacity_warnings(stack.environment, memory)

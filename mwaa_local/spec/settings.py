@@ -118,6 +118,9 @@ class LocalSettings:
     # mwaa-behaviour.md 5.3: extra workers go once running + queued has been 0 this long
     # (MWAA: "two to five minutes").
     worker_scale_in_cooldown: int = 120
+    # Each component's container limits are its class's vCPU and memory (mwaa-behaviour.md 5.1)
+    # times this; 0 = no limits. 1 keeps MWAA's sizes: limits are caps, not reservations.
+    resource_scale: float = 1.0
 
     @property
     def sync_interval(self) -> float:
@@ -735,6 +738,20 @@ def _positive_interval(value: Any) -> float:
     return number
 
 
+def _scale(value: Any) -> float:
+    number = -1.0
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            number = -1.0
+    if not 0 <= number <= 16:
+        raise Rejected("is not a factor from 0 (no limits) to 16, e.g. 0.5")
+    return number
+
+
 def _ip_address(value: Any) -> str:
     try:
         return str(ipaddress.ip_address(str(value).strip()))
@@ -778,6 +795,7 @@ LOCAL_FIELDS: dict[str, Callable[[Any], Any]] = {
     "DagSyncInterval": _positive_interval,
     "S3EndpointUrl": _endpoint_url,
     "WorkerScaleInCooldown": _positive_seconds,
+    "ResourceScale": _scale,
 }
 
 

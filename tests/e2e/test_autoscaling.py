@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mwaa_local.errors import MwaaLocalError
 from tests.e2e.stacks import REPO, make_project
 
 pytestmark = pytest.mark.e2e
@@ -44,6 +45,14 @@ def wait_for(what: str, check, timeout: float, every: float = 1.0):
     raise AssertionError(f"{what} within {timeout:.0f} s")
 
 
+def dag_parsed(api, dag_id: str) -> bool:
+    try:
+        api.request("GET", f"/dags/{dag_id}")
+    except MwaaLocalError:
+        return False
+    return True
+
+
 @pytest.fixture(scope="module")
 def burst_project(request):
     image = request.getfixturevalue("airflow2_image")
@@ -70,7 +79,7 @@ def burst_run(burst_project, docker_engine):
     timings["start"] = time.monotonic() - started
     assert worker_count(docker_engine, project) == 1
     api = project.api()
-    wait_for("the burst DAG is parsed", lambda: project.dag_description(DAG) is not None, 120)
+    wait_for("the burst DAG is parsed", lambda: dag_parsed(api, DAG), 120)
     api.unpause(DAG)
     triggered = time.monotonic()
     run_id = api.trigger(DAG)
@@ -131,3 +140,45 @@ def test_status_shows_workers_and_the_decisions_are_logged(burst_run):
     assert '"tasks_per_worker": 2' in log
     assert "scale-in 3 -> 1" in log
     assert "stopped (warm shutdown" in log
+
+
+def test_class_layout_and_limits(burst_run):
+    """mw1.small: MWAA's default of two schedulers, a triggerer beside each; every component
+    capped at its Fargate task's size (1 vCPU, 2 GB)."""
+    components = burst_run["project"].status()["Components"]
+    assert components["scheduler"]["Replicas"] == 2
+    assert components["triggerer"]["Replicas"] == 2
+    for name in ("scheduler", "triggerer", "worker", "webserver"):
+        assert components[name]["Limits"] == {"Cpus": 1.0, "MemoryBytes": 2 * 2**30}, name
+    assert components["postgres"]["Limits"] == {"Cpus": 0.0, "MemoryBytes": 0}
+
+
+def test_micro_runs_the_hybrid_and_one_web_server(request, docker_engine):
+    """mw1.micro: scheduler, triggerer, DAG processor and worker in one container of 1 vCPU and
+    3 GB beside one API server; a task runs in the hybrid; no autoscaler."""
+    image = request.getfixturevalue("airflow3_image")
+    project = make_project(f"e2e-micro-{os.getpid()}", image.version)
+    try:
+        settings = yaml.safe_load((project.path / "mwaa-local.yaml").read_text())
+        settings["EnvironmentClass"] = "mw1.micro"
+        (project.path / "mwaa-local.yaml").write_text(yaml.safe_dump(settings))
+        started = time.monotonic()
+        result = project.cli("start")
+        assert result.returncode == 0, result.output
+        print(f"e2e micro start: {time.monotonic() - started:.0f} s")
+        status = project.status()
+        components = status["Components"]
+        assert set(components) == {"postgres", "redis", "migrate-db", "api-server", "hybrid"}
+        assert components["hybrid"]["Limits"] == {"Cpus": 1.0, "MemoryBytes": 3 * 2**30}
+        assert components["api-server"]["Limits"] == {"Cpus": 1.0, "MemoryBytes": 3 * 2**30}
+        assert status["Workers"]["Current"] == 1 and status["Workers"]["Autoscaler"] is None
+        api = project.api()
+        wait_for("the example DAG is parsed", lambda: dag_parsed(api, "mwaa_local_example"), 120)
+        api.unpause("mwaa_local_example")
+        run_id = api.trigger("mwaa_local_example")
+        assert api.wait_for_run("mwaa_local_example", run_id, timeout=300)["state"] == "success"
+        log = api.task_log("mwaa_local_example", run_id, "where_am_i")
+        hybrid = docker_engine.containers.get(components["hybrid"]["Container"])
+        assert f"ran on host {hybrid.attrs['Config']['Hostname']} in component hybrid" in log
+    finally:
+        project.destroy()
