@@ -24,6 +24,8 @@ from mwaa_local.environment.update import (
     shown_status,
 )
 from mwaa_local.errors import MwaaLocalError
+from mwaa_local.logs.events import group_type, parse_since
+from mwaa_local.logs.read import group_events
 from mwaa_local.mwaa.log_streams import log_group
 from mwaa_local.prereqs.checks import PORT_HINT, port_free
 from mwaa_local.runtime.engine import docker_client
@@ -295,18 +297,68 @@ def sync_cell(report: dict | None) -> str:
     is_flag=True,
     help="Show the startup_script_execution_* and requirements_install_* streams instead.",
 )
+@click.option(
+    "--group",
+    help="A CloudWatch-shaped log group: DAGProcessing, Scheduler, Task, WebServer or Worker "
+    "(or airflow-<Name>-<Type>), read like `aws logs filter-log-events`.",
+)
+@click.option("--stream", "stream_pattern", help="With --group: stream names, e.g. 'dag_id=x/*'.")
+@click.option("--filter", "filter_pattern", help="With --group: a filter pattern (terms).")
+@click.option("--since", help="With --group: events from this long ago (10m, 2h) or a time.")
+@click.option("--json", "as_json", is_flag=True, help="With --group: filter-log-events JSON.")
 @click.pass_obj
 def logs_command(
-    project: Project, component: str | None, follow: bool, tail: str, streams: bool
+    project: Project,
+    component: str | None,
+    follow: bool,
+    tail: str,
+    streams: bool,
+    group: str | None,
+    stream_pattern: str | None,
+    filter_pattern: str | None,
+    since: str | None,
+    as_json: bool,
 ) -> None:
-    """Show the logs of one component, or of all."""
+    """Show the logs of one component, or of all; or read a log group with --group."""
     stack = open_stack(project)
+    if group:
+        show_group(stack, group, stream_pattern, filter_pattern, since, as_json)
+        return
     if streams:
         show_log_streams(stack, component)
         return
     services = (stack.check_service(component),) if component else ()
     with contextlib.suppress(KeyboardInterrupt):
         stack.show_logs(services, tail, follow)
+
+
+def show_group(
+    stack: Stack,
+    group: str,
+    stream_pattern: str | None,
+    filter_pattern: str | None,
+    since: str | None,
+    as_json: bool,
+) -> None:
+    start = parse_since(since) if since else None
+    name, events = group_events(stack, group_type(group), stream_pattern, filter_pattern, start)
+    if as_json:
+        streams = sorted({e.stream for e in events})
+        print_json(
+            {
+                "logGroupName": name,
+                "events": [e.as_cloudwatch(n) for n, e in enumerate(events)],
+                "searchedLogStreams": [
+                    {"logStreamName": s, "searchedCompletely": True} for s in streams
+                ],
+            }
+        )
+        return
+    for event in events:
+        moment = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(event.timestamp / 1000))
+        out.print(f"{event.stream}  {moment}  {event.message}", markup=False, highlight=False)
+    if not events:
+        err.print(f"No events in {name} for this query.")
 
 
 def show_log_streams(stack: Stack, component: str | None) -> None:

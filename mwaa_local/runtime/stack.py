@@ -5,6 +5,7 @@ The CLI asks this module for what it needs and never reaches into Docker itself.
 
 import contextlib
 import io
+import json
 import os
 import subprocess
 import tarfile
@@ -31,6 +32,7 @@ from mwaa_local.mwaa.airflow_config import (
 )
 from mwaa_local.mwaa.components import HYBRID, component_limit, component_replicas
 from mwaa_local.mwaa.log_streams import read_phases
+from mwaa_local.mwaa.logging_levels import group_name, log_types
 from mwaa_local.objects.rest_client import AirflowApi
 from mwaa_local.runtime.compose import compose_file, compose_tool
 from mwaa_local.runtime.image import image_tag
@@ -99,6 +101,7 @@ def airflow_environment(
         "MWAA_LOCAL_CONFIG_OPTION_KEYS": ",".join(sorted(options)),
         "MWAA_LOCAL_DAG_SYNC_INTERVAL": str(environment.local.sync_interval),
         "AIRFLOW_ENV_NAME": environment.name,
+        **logging_environment(environment),
         **(objects_env or {}),
     }
     if version.major >= 3:
@@ -119,6 +122,28 @@ def airflow_environment(
             ),
         }
     return {**defaults, **options, **owned}
+
+
+def logging_environment(environment: Environment) -> dict[str, str]:
+    """LoggingConfiguration in the components (mwaa-behaviour.md 7.1): an enabled Task or
+    DAGProcessing type writes its files into its group's folder, a disabled one outside every
+    group; the levels apply in container/logging_config.py."""
+    types = log_types(environment.logging_configuration)
+    env = {
+        "MWAA_LOCAL_LOGGING": json.dumps(
+            {name: {"Enabled": t.enabled, "LogLevel": t.level} for name, t in types.items()}
+        ),
+        "AIRFLOW__LOGGING__LOGGING_CONFIG_CLASS": (
+            "mwaa_local.container.logging_config.LOGGING_CONFIG"
+        ),
+    }
+    if types["Task"].enabled:
+        folder = paths.STREAMS_ROOT / group_name(environment.name, "Task")
+        env["AIRFLOW__LOGGING__BASE_LOG_FOLDER"] = str(folder)
+    if types["DAGProcessing"].enabled and environment.airflow_version.major < 3:
+        folder = paths.STREAMS_ROOT / group_name(environment.name, "DAGProcessing")
+        env["AIRFLOW__SCHEDULER__CHILD_PROCESS_LOG_DIRECTORY"] = str(folder)
+    return env
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import yaml
 
 from mwaa_local.errors import MwaaLocalError, SettingsError
 from mwaa_local.mwaa.airflow_config import FORBIDDEN_OPTIONS, IGNORED_OPTIONS, MWAA_OWNED_OPTIONS
+from mwaa_local.mwaa.logging_levels import configuration_problems
 from mwaa_local.spec import versions
 from mwaa_local.spec.classes import DEFAULT_CLASS, ENVIRONMENT_CLASSES, EnvironmentClass
 from mwaa_local.spec.validation import (
@@ -448,7 +449,7 @@ def _build(
         endpoint_management=get("EndpointManagement", _one_of(ENDPOINT_MANAGEMENT)),
         kms_key=get("KmsKey", _text),
         tags=_tags(raw.get("Tags"), check),
-        logging_configuration=get("LoggingConfiguration", _mapping) or {},
+        logging_configuration=get("LoggingConfiguration", _logging_configuration) or {},
         network_configuration=get("NetworkConfiguration", _mapping) or {},
         local=_local_settings(raw.get(LOCAL_KEY), project_dir, environ, check),
         project_dir=project_dir,
@@ -750,6 +751,13 @@ def _scale(value: Any) -> float:
     if not 0 <= number <= 16:
         raise Rejected("is not a factor from 0 (no limits) to 16, e.g. 0.5")
     return number
+
+
+def _logging_configuration(value: Any) -> dict:
+    problems = configuration_problems(value)
+    if problems:
+        raise Rejected("; ".join(problems))
+    return dict(value)
 
 
 def _ip_address(value: Any) -> str:

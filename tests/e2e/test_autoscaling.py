@@ -61,6 +61,12 @@ def burst_project(request):
     settings = yaml.safe_load((project.path / "mwaa-local.yaml").read_text())
     settings |= {"EnvironmentClass": "mw1.small", "MinWorkers": 1, "MaxWorkers": 3}
     settings["Local"]["WorkerScaleInCooldown"] = COOLDOWN
+    settings["LoggingConfiguration"] = {
+        "TaskLogs": {"Enabled": True, "LogLevel": "WARNING"},
+        "DagProcessingLogs": {"Enabled": False, "LogLevel": "INFO"},
+        "SchedulerLogs": {"Enabled": True, "LogLevel": "INFO"},
+        "WorkerLogs": {"Enabled": True, "LogLevel": "INFO"},
+    }
     (project.path / "mwaa-local.yaml").write_text(yaml.safe_dump(settings))
     shutil.copy(FIXTURE, project.path / "dags" / FIXTURE.name)
     yield project
@@ -140,6 +146,48 @@ def test_status_shows_workers_and_the_decisions_are_logged(burst_run):
     assert '"tasks_per_worker": 2' in log
     assert "scale-in 3 -> 1" in log
     assert "stopped (warm shutdown" in log
+
+
+def group(project, *args: str) -> dict:
+    result = project.cli("logs", "--json", "--group", *args)
+    assert result.returncode == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_task_logs_in_mwaas_shape_at_warning(burst_run):
+    """TaskLogs at WARNING: each task's WARNING line is in its stream
+    (dag_id=.../run_id=.../task_id=.../attempt=1.log), its INFO line is not, not even in the
+    file the worker wrote."""
+    project = burst_run["project"]
+    answer = group(project, "Task", "--stream", f"dag_id={DAG}/*")
+    assert answer["logGroupName"] == f"airflow-{project.name}-Task"
+    messages = "\n".join(e["message"] for e in answer["events"])
+    for n in range(TASKS):
+        assert f"burst task {n}: a WARNING line" in messages
+    assert "an INFO line" not in messages
+    streams = {s["logStreamName"] for s in answer["searchedLogStreams"]}
+    run_id = burst_run["run_id"]
+    assert f"dag_id={DAG}/run_id={run_id}/task_id=work_0/attempt=1.log" in streams
+    written = project.state / "logs" / "mwaa-local" / f"airflow-{project.name}-Task"
+    files = list((written / f"dag_id={DAG}").rglob("*.log"))
+    assert len(files) == TASKS
+    assert not any("an INFO line" in f.read_text() for f in files)
+    # filter-log-events' options: a filter pattern and a start time.
+    found = group(project, "Task", "--filter", '"task 3: a WARNING"', "--since", "30m")
+    assert [e["message"].split(" - ")[-1] for e in found["events"]] == [
+        "burst task 3: a WARNING line"
+    ]
+    assert group(project, "Task", "--since", "2s", "--filter", "burst")["events"] == []
+
+
+def test_disabled_dag_processing_group_stays_empty(burst_run):
+    project = burst_run["project"]
+    assert group(project, "DAGProcessing")["events"] == []
+    written = project.state / "logs" / "mwaa-local" / f"airflow-{project.name}-DAGProcessing"
+    assert not written.exists() or not any(p.is_file() for p in written.rglob("*"))
+    # The scheduler's own group is on: its console stream per replica.
+    scheduler = group(project, "Scheduler", "--since", "30m")
+    assert any(s["logStreamName"].startswith("scheduler_") for s in scheduler["searchedLogStreams"])
 
 
 def test_class_layout_and_limits(burst_run):
