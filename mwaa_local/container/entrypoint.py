@@ -211,6 +211,9 @@ def main(argv: list[str]) -> None:
             run_one_off_module(component, extra)
         if component == "bucket-sync":
             os.execvp(sys.executable, [sys.executable, "-m", "mwaa_local.container.s3_mirror"])
+        if component == "metrics":
+            module = "mwaa_local.container.statsd_collector"
+            os.execvp(sys.executable, [sys.executable, "-m", module, *extra])
         if component in MWAA_COMPONENT_NAMES:
             start_component(component, extra)
     except MwaaLocalError as e:

@@ -42,7 +42,9 @@ from mwaa_local.spec.settings import Environment
 
 ONE_SHOT_SERVICES = ("migrate-db",)
 UV_CACHE_VOLUME = "mwaa-local-uv-cache"
-BACKING_SERVICES = ("postgres", "redis")
+# The StatsD collector (container/statsd_collector.py) is one: Airflow sends its metrics there.
+METRICS_SERVICE = "metrics"
+BACKING_SERVICES = ("postgres", "redis", METRICS_SERVICE)
 # For an s3:// bucket, one container mirrors the bucket's DAG folder into this volume, which the
 # Airflow containers mount where a bucket folder would be.
 BUCKET_SYNC_SERVICE = "bucket-sync"
@@ -101,6 +103,11 @@ def airflow_environment(
         "MWAA_LOCAL_CONFIG_OPTION_KEYS": ",".join(sorted(options)),
         "MWAA_LOCAL_DAG_SYNC_INTERVAL": str(environment.local.sync_interval),
         "AIRFLOW_ENV_NAME": environment.name,
+        # mwaa-behaviour.md 7.2: MWAA collects Airflow's StatsD metrics; so does the stack.
+        "AIRFLOW__METRICS__STATSD_ON": "True",
+        "AIRFLOW__METRICS__STATSD_HOST": METRICS_SERVICE,
+        "AIRFLOW__METRICS__STATSD_PORT": "8125",
+        "AIRFLOW__METRICS__STATSD_PREFIX": "airflow",
         **logging_environment(environment),
         **(objects_env or {}),
     }

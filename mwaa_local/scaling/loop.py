@@ -37,6 +37,8 @@ POLL_SECONDS = 5.0
 # mwaa-behaviour.md 5.3 (WorkerReplacementStrategy GRACEFUL): running tasks get up to 12 hours.
 # Only idle workers are retired, so this is a bound for a task picked up at the last moment.
 STOP_TIMEOUT_SECONDS = 12 * 3600
+SERVICE_METRICS_FILE = "service-metrics.jsonl"
+SERVICE_METRICS_MAX_BYTES = 16 * 1024 * 1024
 # The stack is gone (stopped, removed) when its database has not answered for this many polls.
 GONE_AFTER_POLLS = 6
 
@@ -166,9 +168,28 @@ class ScalingLoop:
                 "Reason": decision.reason,
             },
         }
+        self.publish_worker_counts(current)
         temporary = self.state_file.with_suffix(".tmp")
         temporary.write_text(json.dumps(state, indent=2))
         temporary.replace(self.state_file)
+
+    def publish_worker_counts(self, current: int) -> None:
+        """AWS/MWAA NumWorkers (the base worker: 1) and NumAdditionalWorkers (the rest),
+        mwaa-behaviour.md 7.2; `mwaa-local metrics` reads them from the state folder."""
+        path = self.state_file.parent / SERVICE_METRICS_FILE
+        if path.is_file() and path.stat().st_size > SERVICE_METRICS_MAX_BYTES:
+            path.replace(path.with_suffix(".1.jsonl"))
+        now = time.time()
+        name = self.stack.environment.name
+        records = [
+            ("NumWorkers", "BaseWorker", min(current, 1)),
+            ("NumAdditionalWorkers", "AdditionalWorker", max(current - 1, 0)),
+        ]
+        with path.open("a", encoding="utf-8") as f:
+            for metric, cluster, value in records:
+                dimensions = {"Cluster": cluster, "Environment": name}
+                record = {"t": now, "ns": "AWS/MWAA", "n": metric, "d": dimensions, "v": value}
+                f.write(json.dumps(record) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -190,6 +190,44 @@ def test_disabled_dag_processing_group_stays_empty(burst_run):
     assert any(s["logStreamName"].startswith("scheduler_") for s in scheduler["searchedLogStreams"])
 
 
+def metric(project, name: str) -> list[dict]:
+    result = project.cli("metrics", name, "--since", "30m", "--period", "10", "--json")
+    assert result.returncode == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_metrics_in_mwaa_names(burst_run):
+    """The run's StatsD metrics as MWAA's: TaskInstanceSuccesses counts the six tasks, the
+    executor's QueuedTasks and RunningTasks moved, and AWS/MWAA counts the extra workers."""
+    project = burst_run["project"]
+    (successes,) = metric(project, "TaskInstanceSuccesses")
+    assert successes["Namespace"] == "AmazonMWAA"
+    dimensions = {d["Name"]: d["Value"] for d in successes["Dimensions"]}
+    assert dimensions == {"Environment": project.name, "DAG": "All", "Task": "All"}
+    assert sum(p["Sum"] for p in successes["Datapoints"]) == TASKS
+    finished = [
+        s
+        for s in metric(project, "FinishedTaskInstances")
+        if {"Name": "DAG", "Value": DAG} in s["Dimensions"]
+        and {"Name": "State", "Value": "success"} in s["Dimensions"]
+    ]
+    assert sum(p["Sum"] for s in finished for p in s["Datapoints"]) == TASKS
+    for name in ("QueuedTasks", "RunningTasks"):
+        points = [p for s in metric(project, name) for p in s["Datapoints"]]
+        assert max(p["Maximum"] for p in points) > 0, name
+        assert min(p["Minimum"] for p in points) == 0, name
+    (additional,) = metric(project, "NumAdditionalWorkers")
+    assert additional["Namespace"] == "AWS/MWAA"
+    assert max(p["Maximum"] for p in additional["Datapoints"]) == 2
+    assert additional["Datapoints"][-1]["Minimum"] == 0
+    (base,) = metric(project, "NumWorkers")
+    assert {p["Maximum"] for p in base["Datapoints"]} == {1}
+    table = project.cli("metrics", "--since", "30m")
+    assert table.returncode == 0 and "TaskInstanceSuccesses" in table.stdout
+    chart = project.cli("metrics", "RunningTasks", "--since", "30m")
+    assert chart.returncode == 0 and "AmazonMWAA RunningTasks" in chart.stdout
+
+
 def test_class_layout_and_limits(burst_run):
     """mw1.small: MWAA's default of two schedulers, a triggerer beside each; every component
     capped at its Fargate task's size (1 vCPU, 2 GB)."""
@@ -216,7 +254,8 @@ def test_micro_runs_the_hybrid_and_one_web_server(request, docker_engine):
         print(f"e2e micro start: {time.monotonic() - started:.0f} s")
         status = project.status()
         components = status["Components"]
-        assert set(components) == {"postgres", "redis", "migrate-db", "api-server", "hybrid"}
+        expected = {"postgres", "redis", "metrics", "migrate-db", "api-server", "hybrid"}
+        assert set(components) == expected
         assert components["hybrid"]["Limits"] == {"Cpus": 1.0, "MemoryBytes": 3 * 2**30}
         assert components["api-server"]["Limits"] == {"Cpus": 1.0, "MemoryBytes": 3 * 2**30}
         assert status["Workers"]["Current"] == 1 and status["Workers"]["Autoscaler"] is None
