@@ -108,7 +108,10 @@ class ScalingLoop:
         self.record(decision)
         if decision.action == SCALE_OUT:
             # Replicas still draining count for compose until they are removed.
-            self.scale_to(decision.target + len(self.draining))
+            try:
+                self.scale_to(decision.target + len(self.draining))
+            except MwaaLocalError as e:  # the next poll tries again
+                self.write(f"scaling out failed: {e}")
         elif decision.action == SCALE_IN:
             for name in decision.stop:
                 self.retire(name)
