@@ -41,16 +41,20 @@ def metrics_command(
     if name:
         show_datapoints(series)
         return
-    table = Table("Namespace", "Metric", "Dimensions", "Unit", "Sum", "Avg", "Min", "Max", "n")
-    for s in series:
-        total = s.total()
-        row = total.as_cloudwatch(s.unit)
-        table.add_row(
-            s.namespace, s.name, dimensions_text(s), s.unit, f"{row['Sum']:g}",
-            f"{row['Average']:.3g}", f"{row['Minimum']:g}", f"{row['Maximum']:g}",
-            str(row["SampleCount"]),
-        )  # fmt: skip
-    out.print(table)
+    for namespace in sorted({s.namespace for s in series}):
+        shown = [s for s in series if s.namespace == namespace]
+        widest = max(len(s.name) for s in shown)
+        table = Table(title=namespace, title_justify="left")
+        table.add_column("Metric", no_wrap=True, min_width=widest)
+        for heading in ("Dimensions", "Unit", "Sum", "Avg", "Min", "Max", "n"):
+            table.add_column(heading, overflow="fold")
+        for s in shown:
+            row = s.total().as_cloudwatch(s.unit)
+            table.add_row(
+                s.name, dimensions_text(s), s.unit, f"{row['Sum']:g}", f"{row['Average']:.3g}",
+                f"{row['Minimum']:g}", f"{row['Maximum']:g}", str(row["SampleCount"]),
+            )  # fmt: skip
+        out.print(table)
 
 
 def show_datapoints(series: list[Series]) -> None:

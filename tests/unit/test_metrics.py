@@ -98,3 +98,35 @@ def test_collector_aggregates_per_period_and_series_are_named(tmp_path):
 def test_sparkline():
     assert sparkline([0, 1, 2, 3]) == "▁▃▅█"
     assert sparkline([]) == ""
+
+
+def test_the_metrics_command_names_every_metric_in_a_narrow_terminal(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from mwaa_local.cli import commands_metrics
+    from mwaa_local.cli.main import cli
+    from mwaa_local.metrics.series import Series
+
+    series = [
+        Series("AmazonMWAA", "TaskInstanceSuccesses", {"Environment": "e", "DAG": "All"}, "Count"),
+        Series(
+            "AmazonMWAA",
+            "FinishedTaskInstances",
+            {"Environment": "e", "DAG": "mwaa_local_burst", "Task": "work_0", "State": "success"},
+            "Count",
+        ),
+        Series("AWS/MWAA", "NumAdditionalWorkers", {"Cluster": "AdditionalWorker"}, "Count"),
+    ]
+    for s in series:
+        s.add(120, 60, 3, 3, 1, 1)
+    monkeypatch.setattr(commands_metrics, "open_stack", lambda project: None)
+    monkeypatch.setattr(commands_metrics, "stack_series", lambda *args: series)
+    (tmp_path / "mwaa-local.yaml").write_text("Name: e\n")
+    result = CliRunner().invoke(cli, ["--project-dir", str(tmp_path), "metrics"])
+    assert result.exit_code == 0, result.output
+    for name in ("TaskInstanceSuccesses", "FinishedTaskInstances", "NumAdditionalWorkers"):
+        assert name in result.output
+    chart = CliRunner().invoke(
+        cli, ["--project-dir", str(tmp_path), "metrics", "numadditionalworkers"]
+    )
+    assert "AWS/MWAA NumAdditionalWorkers" in chart.output and "00:02:00  1" in chart.output
