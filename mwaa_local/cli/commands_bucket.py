@@ -17,6 +17,7 @@ from mwaa_local.environment.update import (
     pending_changes,
     update_environment,
 )
+from mwaa_local.scaling import control as scaling
 
 
 @click.command("update")
@@ -40,6 +41,9 @@ def update_command(project: Project, timeout: int) -> None:
     show_changes(changes)
     started = time.monotonic()
     update_environment(stack, wanted, timeout, on_step=lambda step: err.print(step))
+    # The autoscaler reads MinWorkers, MaxWorkers and the cooldown when it starts.
+    scaling.stop_for(stack)
+    scaling.start_for(stack)
     seconds = time.monotonic() - started
     out.print(f"Environment {project.environment.name} is AVAILABLE (updated in {seconds:.1f} s).")
 

@@ -28,10 +28,13 @@ from mwaa_local.environment.update import (
     shown_status,
 )
 from mwaa_local.errors import MwaaLocalError
+from mwaa_local.logs.events import group_type, parse_since
+from mwaa_local.logs.read import group_events
 from mwaa_local.mwaa.log_streams import log_group
 from mwaa_local.prereqs.checks import PORT_HINT, port_free
 from mwaa_local.runtime.engine import docker_client
 from mwaa_local.runtime.stack import ServiceState, Stack, environment_status
+from mwaa_local.scaling import control as scaling
 from mwaa_local.spec.settings import local_env_var
 
 
@@ -80,6 +83,7 @@ def start_stack(stack: Stack, timeout: float, timeline: Timeline | None = None) 
             hint="The components run, as on MWAA, but DAGs importing those packages break. "
             f"Logs: {streams}. Check a fix with `mwaa-local test-requirements`.",
         )
+    scaling.start_for(stack)
     return seconds
 
 
@@ -101,6 +105,7 @@ def start_command(project: Project, foreground: bool, timeout: int, timings: boo
             pass
         finally:
             err.print("Stopping (the metadata database is kept) ...")
+            scaling.stop_for(stack)
             stack.stop()
 
 
@@ -129,6 +134,8 @@ def start_environment(project: Project, timeout: int, timeline: Timeline) -> Sta
     if note:
         warn(note)
     objects = project_objects(environment)  # a bad airflow-objects.yaml fails before starting
+    for message in scaling.sizing_warnings(stack):
+        warn(message)
     pending = record_create(stack)
     timeline.mark("bucket objects read")
     seconds = start_stack(stack, timeout, timeline)
@@ -152,6 +159,7 @@ def start_environment(project: Project, timeout: int, timeline: Timeline) -> Sta
 def stop_command(project: Project) -> None:
     """Stop the environment; the metadata database is kept."""
     stack = open_stack(project)
+    scaling.stop_for(stack)
     stack.stop()
     out.print(f"Environment {project.environment.name} stopped; its database is kept.")
 
@@ -196,6 +204,7 @@ def status_command(project: Project, as_json: bool) -> None:
         for kind, version in (record.applied or {}).items()
     }
     username, password_in = login_source(stack)
+    workers = scaling.workers_summary(stack)
     if as_json:
         print_json(
             {
@@ -209,6 +218,7 @@ def status_command(project: Project, as_json: bool) -> None:
                 "Applied": applied,
                 "PendingChanges": [vars(c) for c in changes],
                 "BucketError": bucket_error,
+                "Workers": workers,
                 "Components": {
                     s.service: {
                         "State": s.status,
@@ -216,6 +226,8 @@ def status_command(project: Project, as_json: bool) -> None:
                         "ExitCode": s.exit_code,
                         "RestartCount": s.restarts,
                         "Container": s.container,
+                        "Replicas": s.replicas,
+                        "Limits": {"Cpus": s.cpus, "MemoryBytes": s.memory},
                         "StartSequence": reports.get(s.service),
                     }
                     for s in states.values()
@@ -230,20 +242,30 @@ def status_command(project: Project, as_json: bool) -> None:
     out.print(f"  Login:      {username}, password {password_in}", markup=False)
     if states:
         table = Table(
-            "Component", "State", "Health", "Restarts", "Startup script", "Requirements", "DAG sync"
+            "Component",
+            "State",
+            "Health",
+            "Restarts",
+            "Limits",
+            "Startup script",
+            "Requirements",
+            "DAG sync",
         )
         for state in sorted(states.values(), key=lambda s: s.service):
             phases = reports.get(state.service, {})
+            replicas = f" x{state.replicas}" if state.replicas > 1 else ""
             table.add_row(
-                state.service,
+                state.service + replicas,
                 state.status,
                 state.health or "-",
                 str(state.restarts),
+                limits_cell(state),
                 startup_cell(phases.get("startup_script")),
                 requirements_cell(phases.get("requirements")),
                 sync_cell(phases.get("dag_sync") or phases.get("bucket_sync")),
             )
         print_table(table)
+        show_workers(workers)
     show_versions(record, applied, changes, bucket_error)
 
 
@@ -258,6 +280,20 @@ def login_source(stack: Stack) -> tuple[str, str]:
     if not stack.state.secrets_file.is_file():
         return local.admin_username, f"generated at the first start, kept in {where}"
     return local.admin_username, f"in {where}"
+
+
+def show_workers(workers: dict) -> None:
+    line = f"Workers: {workers['Current']}/{workers['Min']}/{workers['Max']} (current/min/max)"
+    scaler = workers["Autoscaler"]
+    if not workers["Autoscaling"]:
+        line += "; no autoscaling"
+    elif not scaler or not scaler["Running"]:
+        line += "; autoscaler not running"
+    else:
+        decision = scaler.get("LastDecision") or {}
+        line += f"; autoscaler pid {scaler['Pid']}, last decision: {decision.get('Action', '-')}"
+        line += f" ({decision.get('Reason', '')})" if decision.get("Reason") else ""
+    out.print(line, markup=False)
 
 
 def show_changes(changes: list[PendingChange]) -> None:
@@ -283,6 +319,14 @@ def show_versions(
     if changes:
         out.print("Pending changes (apply with `mwaa-local update`):")
         show_changes(changes)
+
+
+def limits_cell(state: ServiceState) -> str:
+    if not state.cpus and not state.memory:
+        return "-"
+    cpus = f"{state.cpus:g} vCPU" if state.cpus else "any CPU"
+    memory = f"{state.memory / 2**30:.3g} GiB" if state.memory else "any memory"
+    return f"{cpus}, {memory}"
 
 
 def startup_cell(report: dict | None) -> str | Text:
@@ -324,18 +368,68 @@ def sync_cell(report: dict | None) -> str | Text:
     is_flag=True,
     help="Show the startup_script_execution_* and requirements_install_* streams instead.",
 )
+@click.option(
+    "--group",
+    help="A CloudWatch-shaped log group: DAGProcessing, Scheduler, Task, WebServer or Worker "
+    "(or airflow-<Name>-<Type>), read like `aws logs filter-log-events`.",
+)
+@click.option("--stream", "stream_pattern", help="With --group: stream names, e.g. 'dag_id=x/*'.")
+@click.option("--filter", "filter_pattern", help="With --group: a filter pattern (terms).")
+@click.option("--since", help="With --group: events from this long ago (10m, 2h) or a time.")
+@click.option("--json", "as_json", is_flag=True, help="With --group: filter-log-events JSON.")
 @click.pass_obj
 def logs_command(
-    project: Project, component: str | None, follow: bool, tail: str, streams: bool
+    project: Project,
+    component: str | None,
+    follow: bool,
+    tail: str,
+    streams: bool,
+    group: str | None,
+    stream_pattern: str | None,
+    filter_pattern: str | None,
+    since: str | None,
+    as_json: bool,
 ) -> None:
-    """Show the logs of one component, or of all."""
+    """Show the logs of one component, or of all; or read a log group with --group."""
     stack = open_stack(project)
+    if group:
+        show_group(stack, group, stream_pattern, filter_pattern, since, as_json)
+        return
     if streams:
         show_log_streams(stack, component)
         return
     services = (stack.check_service(component),) if component else ()
     with contextlib.suppress(KeyboardInterrupt):
         stack.show_logs(services, tail, follow)
+
+
+def show_group(
+    stack: Stack,
+    group: str,
+    stream_pattern: str | None,
+    filter_pattern: str | None,
+    since: str | None,
+    as_json: bool,
+) -> None:
+    start = parse_since(since) if since else None
+    name, events = group_events(stack, group_type(group), stream_pattern, filter_pattern, start)
+    if as_json:
+        streams = sorted({e.stream for e in events})
+        print_json(
+            {
+                "logGroupName": name,
+                "events": [e.as_cloudwatch(n) for n, e in enumerate(events)],
+                "searchedLogStreams": [
+                    {"logStreamName": s, "searchedCompletely": True} for s in streams
+                ],
+            }
+        )
+        return
+    for event in events:
+        moment = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(event.timestamp / 1000))
+        out.print(f"{event.stream}  {moment}  {event.message}", markup=False, highlight=False)
+    if not events:
+        err.print(f"No events in {name} for this query.")
 
 
 def show_log_streams(stack: Stack, component: str | None) -> None:
@@ -381,6 +475,7 @@ def reset_db_command(project: Project, yes: bool, timeout: int) -> None:
         raise MwaaLocalError("Nothing was deleted.")
     stack = open_stack(project)
     was_running = stack.is_running()
+    scaling.stop_for(stack)
     stack.remove_database()
     out.print(f"Deleted the metadata database of {name}.")
     if was_running:

@@ -29,6 +29,8 @@ COMPONENT_COMMANDS: dict[str, list[str]] = {
     "dag-processor": ["airflow", "dag-processor"],
     "triggerer": ["airflow", "triggerer"],
     "worker": ["airflow", "celery", "worker"],
+    # mw1.micro: scheduler, triggerer (DAG processor) and worker in one container.
+    "hybrid": [sys.executable, "-m", "mwaa_local.container.hybrid"],
 }
 
 # What MWAA calls each component in MWAA_AIRFLOW_COMPONENT (mwaa-behaviour.md 1.3 and 8.2: on
@@ -41,6 +43,8 @@ MWAA_COMPONENT_NAMES = {
     "dag-processor": "scheduler",
     "triggerer": "scheduler",
     "worker": "worker",
+    # MWAA's image sets the command's name (anchor-amazon-mwaa-docker-images.md).
+    "hybrid": "hybrid",
     "migrate-db": "migrate-db",
 }
 
@@ -207,6 +211,9 @@ def main(argv: list[str]) -> None:
             run_one_off_module(component, extra)
         if component == "bucket-sync":
             os.execvp(sys.executable, [sys.executable, "-m", "mwaa_local.container.s3_mirror"])
+        if component == "metrics":
+            module = "mwaa_local.container.statsd_collector"
+            os.execvp(sys.executable, [sys.executable, "-m", module, *extra])
         if component in MWAA_COMPONENT_NAMES:
             start_component(component, extra)
     except MwaaLocalError as e:

@@ -71,6 +71,10 @@ def check(component: str) -> str:
         return check_heartbeat(JOB_TYPES[component])
     if component == "worker":
         return check_worker()
+    if component == "hybrid":
+        major = int(os.environ.get("AIRFLOW_VERSION", "2").split(".")[0])
+        jobs = ["scheduler", "triggerer"] + (["dag-processor"] if major >= 3 else [])
+        return "; ".join([*(check_heartbeat(JOB_TYPES[j]) for j in jobs), check_worker()])
     raise ValueError(f"no health check for {component!r}")
 
 

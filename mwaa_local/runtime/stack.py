@@ -6,13 +6,14 @@ The CLI asks this module for what it needs and never reaches into Docker itself.
 import contextlib
 import hashlib
 import io
+import json
 import os
 import subprocess
 import sys
 import tarfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,9 @@ from mwaa_local.mwaa.airflow_config import (
     env_file_text,
     parsing_options,
 )
+from mwaa_local.mwaa.components import HYBRID, component_limit, component_replicas
 from mwaa_local.mwaa.log_streams import PHASE_MARKER, read_phases
+from mwaa_local.mwaa.logging_levels import group_name, log_types
 from mwaa_local.objects.rest_client import AirflowApi
 from mwaa_local.runtime.compose import compose_file, compose_tool
 from mwaa_local.runtime.image import ensure_pulled, image_tag
@@ -41,7 +44,9 @@ from mwaa_local.spec.settings import Environment, local_env_var
 
 ONE_SHOT_SERVICES = ("migrate-db",)
 UV_CACHE_VOLUME = "mwaa-local-uv-cache"
-BACKING_SERVICES = ("postgres", "redis")
+# The StatsD collector (container/statsd_collector.py) is one: Airflow sends its metrics there.
+METRICS_SERVICE = "metrics"
+BACKING_SERVICES = ("postgres", "redis", METRICS_SERVICE)
 # For an s3:// bucket, one container mirrors the bucket's DAG folder into this volume, which the
 # Airflow containers mount where a bucket folder would be.
 BUCKET_SYNC_SERVICE = "bucket-sync"
@@ -80,7 +85,9 @@ def legacy_owner(container) -> str | None:
 
 
 def airflow_services(environment: Environment) -> tuple[str, ...]:
-    return environment.airflow_version.components
+    """The Airflow components that run: the version's, laid out for the class (mw1.micro's
+    hybrid holds the scheduler, triggerer and worker)."""
+    return tuple(c for c, n in component_replicas(environment).items() if n)
 
 
 def long_running_services(environment: Environment) -> tuple[str, ...]:
@@ -122,6 +129,12 @@ def airflow_environment(
         "MWAA_LOCAL_CONFIG_OPTION_KEYS": ",".join(sorted(options)),
         "MWAA_LOCAL_DAG_SYNC_INTERVAL": str(environment.local.sync_interval),
         "AIRFLOW_ENV_NAME": environment.name,
+        # mwaa-behaviour.md 7.2: MWAA collects Airflow's StatsD metrics; so does the stack.
+        "AIRFLOW__METRICS__STATSD_ON": "True",
+        "AIRFLOW__METRICS__STATSD_HOST": METRICS_SERVICE,
+        "AIRFLOW__METRICS__STATSD_PORT": "8125",
+        "AIRFLOW__METRICS__STATSD_PREFIX": "airflow",
+        **logging_environment(environment),
         **(objects_env or {}),
     }
     if version.major >= 3:
@@ -144,6 +157,28 @@ def airflow_environment(
     return {**defaults, **options, **owned}
 
 
+def logging_environment(environment: Environment) -> dict[str, str]:
+    """LoggingConfiguration in the components (mwaa-behaviour.md 7.1): an enabled Task or
+    DAGProcessing type writes its files into its group's folder, a disabled one outside every
+    group; the levels apply in container/logging_config.py."""
+    types = log_types(environment.logging_configuration)
+    env = {
+        "MWAA_LOCAL_LOGGING": json.dumps(
+            {name: {"Enabled": t.enabled, "LogLevel": t.level} for name, t in types.items()}
+        ),
+        "AIRFLOW__LOGGING__LOGGING_CONFIG_CLASS": (
+            "mwaa_local.container.logging_config.LOGGING_CONFIG"
+        ),
+    }
+    if types["Task"].enabled:
+        folder = paths.STREAMS_ROOT / group_name(environment.name, "Task")
+        env["AIRFLOW__LOGGING__BASE_LOG_FOLDER"] = str(folder)
+    if types["DAGProcessing"].enabled and environment.airflow_version.major < 3:
+        folder = paths.STREAMS_ROOT / group_name(environment.name, "DAGProcessing")
+        env["AIRFLOW__SCHEDULER__CHILD_PROCESS_LOG_DIRECTORY"] = str(folder)
+    return env
+
+
 @dataclass(frozen=True)
 class ServiceState:
     service: str
@@ -152,6 +187,9 @@ class ServiceState:
     health: str | None  # starting, healthy, unhealthy; None without a healthcheck
     exit_code: int
     restarts: int
+    cpus: float = 0.0  # the container's limits; 0: none
+    memory: int = 0
+    replicas: int = 1
 
     @property
     def failed(self) -> bool:
@@ -173,6 +211,7 @@ class Stack:
         self.project = project_name(environment)
         self.state = StateDir.for_environment(environment.project_dir, environment.name)
         self._owner_checked = False
+        self._engine_size: tuple[int, int] | None = None
 
     # --- files -----------------------------------------------------------------------------
 
@@ -183,7 +222,8 @@ class Stack:
     @property
     def profiles(self) -> tuple[str, ...]:
         major = f"airflow{self.environment.airflow_version.major}"
-        return (major, "s3") if self.environment.bucket_is_s3 else (major,)
+        micro = ("micro",) if self.environment.class_spec.hybrid else ()
+        return (major, *micro, "s3") if self.environment.bucket_is_s3 else (major, *micro)
 
     @property
     def versions(self) -> VersionStore:
@@ -258,6 +298,7 @@ class Stack:
             "MWAA_LOCAL_POSTGRES_PASSWORD": secrets.postgres_password,
             "MWAA_LOCAL_ADMIN_USERNAME": username,
             "MWAA_LOCAL_ADMIN_PASSWORD": password,
+            **self.limits_env(),
         }
         write_private(self.state.compose_env_file, env_file_text(compose_env))
         objects_env = objects_as_env(store, objects)
@@ -321,7 +362,45 @@ class Stack:
                 hint="Build it with `mwaa-local build-image` (`mwaa-local start` builds it too).",
             ) from None
         self.write_env_files()
-        self.compose("up", "--detach", "--remove-orphans", *services)
+        self.compose("up", "--detach", "--remove-orphans", *self.scale_args(services), *services)
+
+    def scale_args(self, services: tuple[str, ...] = ()) -> tuple[str, ...]:
+        """`--scale SERVICE=N` for each Airflow component (of `services`, or all): the class's
+        layout (mwaa/components.py), with the worker replicas the autoscaler runs kept within
+        [MinWorkers, MaxWorkers], since compose's `up` would otherwise set them back to one."""
+        up = sum(
+            1
+            for c in self.containers()
+            if c.labels.get("com.docker.compose.service") == "worker" and c.status == "running"
+        )
+        workers = min(max(up, self.environment.min_workers), self.environment.max_workers)
+        replicas = component_replicas(self.environment, workers)
+        return tuple(
+            arg
+            for service, count in replicas.items()
+            if service != HYBRID and (not services or service in services)
+            for arg in ("--scale", f"{service}={count}")
+        )
+
+    def engine_size(self) -> tuple[int, int]:
+        """The engine's CPUs and memory in bytes."""
+        if self._engine_size is None:
+            info = self.client.info()
+            self._engine_size = (int(info.get("NCPU", 0)), int(info.get("MemTotal", 0)))
+        return self._engine_size
+
+    def limits_env(self) -> dict[str, str]:
+        """Each component's container limits for the compose file (0: none)."""
+        cpus, _ = self.engine_size()
+        env = {}
+        for service in (*self.environment.airflow_version.components, HYBRID):
+            limit = component_limit(
+                self.environment.class_spec, service, self.environment.local.resource_scale, cpus
+            )
+            key = service.upper().replace("-", "_")
+            env[f"MWAA_LOCAL_{key}_CPUS"] = f"{limit.cpus:g}"
+            env[f"MWAA_LOCAL_{key}_MEMORY"] = f"{limit.memory_bytes // 2**20}m"
+        return env
 
     def show_logs(self, services: tuple[str, ...] = (), tail: str = "all", follow: bool = False):
         """Print the components' logs on stdout (all of them when none is named), without the
@@ -353,7 +432,8 @@ class Stack:
 
     def recreate(self, services: tuple[str, ...]) -> None:
         """Replace these components' containers with new ones from the current env files."""
-        self.compose("up", "--detach", "--no-deps", "--force-recreate", *services)
+        scale = self.scale_args(services)
+        self.compose("up", "--detach", "--no-deps", "--force-recreate", *scale, *services)
 
     def remove_database(self) -> None:
         """Remove the containers and the metadata database volume (and only that volume)."""
@@ -430,19 +510,31 @@ class Stack:
         self._owner_checked = True
 
     def states(self) -> dict[str, ServiceState]:
-        states = {}
+        """Each service's state; a service with several replicas shows its least healthy one,
+        with the replicas counted and their restarts added up."""
+        states: dict[str, ServiceState] = {}
         for container in self.containers():
             attrs = container.attrs
             service = container.labels.get("com.docker.compose.service", container.name)
             health = attrs["State"].get("Health")
-            states[service] = ServiceState(
+            host = attrs.get("HostConfig", {})
+            state = ServiceState(
                 service=service,
                 container=container.name,
                 status=attrs["State"]["Status"],
                 health=health["Status"] if health else None,
                 exit_code=attrs["State"].get("ExitCode", 0),
                 restarts=attrs.get("RestartCount", 0),
+                cpus=(host.get("NanoCpus") or 0) / 1e9,
+                memory=host.get("Memory") or 0,
             )
+            seen = states.get(service)
+            if seen is not None:
+                worst = max(seen, state, key=lambda s: (s.failed, not s.ready))
+                state = replace(
+                    worst, replicas=seen.replicas + 1, restarts=seen.restarts + state.restarts
+                )
+            states[service] = state
         return states
 
     def is_running(self) -> bool:

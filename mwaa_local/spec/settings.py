@@ -18,6 +18,7 @@ import yaml
 
 from mwaa_local.errors import MwaaLocalError, SettingsError
 from mwaa_local.mwaa.airflow_config import FORBIDDEN_OPTIONS, IGNORED_OPTIONS, MWAA_OWNED_OPTIONS
+from mwaa_local.mwaa.logging_levels import configuration_problems
 from mwaa_local.spec import versions
 from mwaa_local.spec.classes import DEFAULT_CLASS, ENVIRONMENT_CLASSES, EnvironmentClass
 from mwaa_local.spec.validation import (
@@ -115,6 +116,12 @@ class LocalSettings:
     dag_sync_interval: float | None = None
     # For an s3:// bucket: an S3 endpoint such as LocalStack's, MinIO's or moto's.
     s3_endpoint_url: str | None = None
+    # mwaa-behaviour.md 5.3: extra workers go once running + queued has been 0 this long
+    # (MWAA: "two to five minutes").
+    worker_scale_in_cooldown: int = 120
+    # Each component's container limits are its class's vCPU and memory (mwaa-behaviour.md 5.1)
+    # times this; 0 = no limits. 1 keeps MWAA's sizes: limits are caps, not reservations.
+    resource_scale: float = 1.0
 
     @property
     def sync_interval(self) -> float:
@@ -468,7 +475,7 @@ def _build(
         endpoint_management=get("EndpointManagement", _one_of(ENDPOINT_MANAGEMENT)),
         kms_key=get("KmsKey", _text),
         tags=_tags(raw.get("Tags"), check),
-        logging_configuration=get("LoggingConfiguration", _mapping) or {},
+        logging_configuration=get("LoggingConfiguration", _logging_configuration) or {},
         network_configuration=get("NetworkConfiguration", _mapping) or {},
         local=_local_settings(raw.get(LOCAL_KEY), project_dir, environ, check),
         project_dir=project_dir,
@@ -758,6 +765,27 @@ def _positive_interval(value: Any) -> float:
     return number
 
 
+def _scale(value: Any) -> float:
+    number = -1.0
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            number = -1.0
+    if not 0 <= number <= 16:
+        raise Rejected("is not a factor from 0 (no limits) to 16, e.g. 0.5")
+    return number
+
+
+def _logging_configuration(value: Any) -> dict:
+    problems = configuration_problems(value)
+    if problems:
+        raise Rejected("; ".join(problems))
+    return dict(value)
+
+
 def _ip_address(value: Any) -> str:
     try:
         return str(ipaddress.ip_address(str(value).strip()))
@@ -800,6 +828,8 @@ LOCAL_FIELDS: dict[str, Callable[[Any], Any]] = {
     "DagSync": _one_of(DAG_SYNC_MODES),
     "DagSyncInterval": _positive_interval,
     "S3EndpointUrl": _endpoint_url,
+    "WorkerScaleInCooldown": _positive_seconds,
+    "ResourceScale": _scale,
 }
 
 

@@ -71,6 +71,7 @@ class Project:
                 [*compose_tool().command, "-p", self.name.lower(), "-f", str(compose_file()),
                  "--env-file", str(env_file),
                  "--profile", "airflow2", "--profile", "airflow3", "--profile", "s3",
+                 "--profile", "micro",
                  "down", "--volumes", "--remove-orphans", "--timeout", "5"],
                 capture_output=True,
             )  # fmt: skip

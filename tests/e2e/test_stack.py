@@ -42,7 +42,7 @@ def test_lifecycle(project, docker_engine):
 
     status = json.loads(project.cli("status", "--json").stdout)
     assert status["Status"] == "AVAILABLE"
-    expected = {"postgres", "redis", "migrate-db", "scheduler", "worker", "triggerer"}
+    expected = {"postgres", "redis", "metrics", "migrate-db", "scheduler", "worker", "triggerer"}
     expected |= {"api-server", "dag-processor"} if project.version >= "3" else {"webserver"}
     assert set(status["Components"]) == expected
 

@@ -104,6 +104,9 @@ class FakeEngine:
         self.volume_items: dict[str, FakeVolume] = {}
         self.volumes = FakeVolumes(self)
 
+    def info(self) -> dict:  # the engine's size, for the components' limits
+        return {"NCPU": 2, "MemTotal": 8 * 2**30}
+
     def add_volume(self, name, project=None):
         labels = {"com.docker.compose.project": project} if project else {}
         self.volume_items[name] = FakeVolume(self, name, labels)

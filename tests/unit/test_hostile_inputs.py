@@ -388,6 +388,9 @@ class FakeEngine:
         project = filters["label"].split("=", 1)[1]
         return [c for c in self.listed if c.labels["com.docker.compose.project"] == project]
 
+    def info(self) -> dict:  # the engine's size, for the components' limits
+        return {"NCPU": 2, "MemTotal": 8 * 2**30}
+
 
 def started_stack(folder: Path, name: str, engine: FakeEngine) -> Stack:
     """A Stack whose env files were written, as `start` writes them."""

@@ -66,7 +66,8 @@ def state(service, status="running", health="healthy", exit_code=0):
 
 def test_environment_status_in_mwaa_words(tmp_path):
     env = environment(tmp_path, "AirflowVersion: '3.0.6'\n")
-    services = ["postgres", "redis", "api-server", "scheduler", "dag-processor", "triggerer"]
+    services = ["postgres", "redis", "metrics", "api-server", "scheduler", "dag-processor"]
+    services += ["triggerer"]
     healthy = {s: state(s) for s in services + ["worker"]}
     healthy["migrate-db"] = state("migrate-db", "exited", None)
     assert environment_status(env, healthy) == "AVAILABLE"
