@@ -571,8 +571,13 @@ def _build_failure(output: str) -> str | None:
     return f"Build failure: {name} could not be built{tail}."
 
 
+# uv draws its error as a tree: "  × No solution ...", "  ╰─▶ Because ..."; the drawing is not
+# part of the message.
+_UV_TREE = " \t×╰─▶│├"
+
+
 def _first_error(output: str) -> str:
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    lines = [line.strip(_UV_TREE) for line in output.splitlines() if line.strip(_UV_TREE)]
     first = next((i for i, line in enumerate(lines) if re.match(r"^(ERROR|error)\b", line)), None)
     if first is None:
         return lines[-1] if lines else "the installer failed without a message."

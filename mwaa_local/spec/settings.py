@@ -82,6 +82,8 @@ MAINTENANCE_WINDOW_PATTERN = re.compile(r"(MON|TUE|WED|THU|FRI|SAT|SUN):([01]\d|
 ACCESS_MODES = ("PRIVATE_ONLY", "PUBLIC_ONLY", "PUBLIC_AND_PRIVATE")
 ENDPOINT_MANAGEMENT = ("CUSTOMER", "SERVICE")
 # mwaa-behaviour.md 3 and 9 row 3: arn:aws:s3:::bucket, no trailing slash.
+# botocore's mwaa model, IamRoleArn (aws-clients-and-serverless.md A.4).
+ROLE_ARN_PATTERN = re.compile(r"arn:aws(-[a-z]+)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+")
 BUCKET_ARN_PATTERN = re.compile(r"arn:aws(-[a-z]+)*:s3:::[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
 OBJECT_VERSION_MAX_BYTES = 1024
 # mwaa-behaviour.md 6.1 (TagResource): at most 50 tags, key <= 128 chars, value <= 256 chars.
@@ -469,13 +471,13 @@ def _build(
         ),
         startup_script_s3_object_version=get("StartupScriptS3ObjectVersion", _object_version),
         source_bucket_arn=get("SourceBucketArn", _source_bucket_arn),
-        execution_role_arn=get("ExecutionRoleArn", _text),
+        execution_role_arn=get("ExecutionRoleArn", _role_arn),
         webserver_access_mode=access_mode,
         weekly_maintenance_window_start=get("WeeklyMaintenanceWindowStart", _maintenance_window),
         endpoint_management=get("EndpointManagement", _one_of(ENDPOINT_MANAGEMENT)),
         kms_key=get("KmsKey", _text),
         tags=_tags(raw.get("Tags"), check),
-        logging_configuration=get("LoggingConfiguration", _logging_configuration) or {},
+        logging_configuration=_logging_configuration(raw.get("LoggingConfiguration"), check),
         network_configuration=get("NetworkConfiguration", _mapping) or {},
         local=_local_settings(raw.get(LOCAL_KEY), project_dir, environ, check),
         project_dir=project_dir,
@@ -779,11 +781,22 @@ def _scale(value: Any) -> float:
     return number
 
 
-def _logging_configuration(value: Any) -> dict:
+def _logging_configuration(value: Any, check: _Checker) -> dict:
+    """LoggingConfiguration's modules, each problem on its own line with its full key."""
+    if value is None:
+        return {}
     problems = configuration_problems(value)
-    if problems:
-        raise Rejected("; ".join(problems))
-    return dict(value)
+    check.problems += [f"LoggingConfiguration.{problem}" for problem in problems]
+    return {} if problems else dict(value)
+
+
+def _role_arn(value: Any) -> str:
+    if not isinstance(value, str) or not ROLE_ARN_PATTERN.fullmatch(value):
+        raise Rejected(
+            "is not an IAM role ARN like arn:aws:iam::123456789012:role/my-execution-role "
+            "(MWAA's pattern)"
+        )
+    return value
 
 
 def _ip_address(value: Any) -> str:
