@@ -9,9 +9,17 @@ from rich.live import Live
 from rich.text import Text
 
 from mwaa_local.cli.commands_settings import Project, changes_environment
-from mwaa_local.cli.output import err, interactive, out, progress
+from mwaa_local.cli.output import err, interactive, out, progress, status
 from mwaa_local.runtime.engine import docker_client
-from mwaa_local.runtime.image import build_image, find_image, image_build
+from mwaa_local.runtime.image import (
+    PLATFORM_MACHINES,
+    build_image,
+    find_image,
+    image_build,
+    image_tag,
+    load_image,
+    save_image,
+)
 from mwaa_local.spec import versions
 
 if TYPE_CHECKING:
@@ -26,6 +34,18 @@ if TYPE_CHECKING:
     type=click.Path(dir_okay=False, path_type=Path),
     help="PEM CA bundle for TLS-inspecting networks (default: $SSL_CERT_FILE and friends).",
 )
+@click.option(
+    "--platform",
+    type=click.Choice(sorted(PLATFORM_MACHINES)),
+    help="Build for this platform (MWAA's is linux/amd64; on Apple Silicon this gets MWAA's "
+    "x86_64 wheels, through emulation).",
+)
+@click.option(
+    "--save",
+    "save_to",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Then write the image to this file (.tar, or .tar.gz) for `mwaa-local load-image`.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Do not show the build log.")
 @click.pass_obj
 @changes_environment("build-image")
@@ -34,12 +54,28 @@ def build_image_command(
     airflow_version: str | None,
     base_image: str | None,
     ca_bundle: Path | None,
+    platform: str | None,
+    save_to: Path | None,
     quiet: bool,
 ) -> None:
     """Build the MWAA-shaped Airflow image for one Airflow version."""
     environment = project.environment
     version = versions.airflow_version(airflow_version) if airflow_version else None
-    build_for(project, version or environment.airflow_version, base_image, ca_bundle, quiet)
+    version = version or environment.airflow_version
+    build_for(project, version, base_image, ca_bundle, quiet, platform)
+    if save_to is not None:
+        with status(f"Saving {image_tag(version)} to {save_to} ..."):
+            size = save_image(docker_client(), image_tag(version), save_to)
+        out.print(f"Saved {image_tag(version)} to {save_to} ({size / 2**20:.0f} MiB).")
+
+
+@click.command("load-image")
+@click.argument("archive", type=click.Path(dir_okay=False, path_type=Path))
+def load_image_command(archive: Path) -> None:
+    """Load an image a teammate built and saved with `build-image --save FILE`."""
+    with status(f"Loading {archive} ..."):
+        tags = load_image(docker_client(), archive)
+    out.print(f"Loaded {', '.join(tags)}.")
 
 
 def build_for(
@@ -48,9 +84,10 @@ def build_for(
     base_image: str | None = None,
     ca_bundle: Path | None = None,
     quiet: bool = False,
+    platform: str | None = None,
 ) -> None:
     """Build the image for `version` with the project's settings, showing the build log."""
-    build = image_build(project.environment.local, version, base_image, ca_bundle)
+    build = image_build(project.environment.local, version, base_image, ca_bundle, platform)
     client = docker_client()
     err.print(
         f"Building {build.tag} (Airflow {build.version.airflow}, Python {build.version.python}) "
@@ -90,4 +127,4 @@ def ensure_image(
         build_for(project, version, quiet=quiet)
 
 
-COMMANDS = [build_image_command]
+COMMANDS = [build_image_command, load_image_command]
