@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 import click
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -25,6 +26,7 @@ from mwaa_local.environment.update import (
 )
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.mwaa.log_streams import log_group
+from mwaa_local.mwaa.requirements import comment_note
 from mwaa_local.prereqs.checks import PORT_HINT, port_free
 from mwaa_local.runtime.engine import docker_client
 from mwaa_local.runtime.stack import ServiceState, Stack, environment_status
@@ -193,7 +195,22 @@ def status_command(project: Project, as_json: bool) -> None:
             sync_cell(phases.get("dag_sync") or phases.get("bucket_sync")),
         )
     out.print(table)
+    show_constraints_comment(reports)
     show_versions(record, applied, changes, bucket_error)
+
+
+def show_constraints_comment(reports: dict[str, dict]) -> None:
+    """Say plainly when a commented line is what turned the Airflow constraints off."""
+    where = next(
+        (
+            phases["requirements"]["constraints_comment"]
+            for phases in reports.values()
+            if (phases.get("requirements") or {}).get("constraints_comment")
+        ),
+        None,
+    )
+    if where:
+        out.print(f"[yellow]Requirements:[/] {escape(comment_note(where))}", highlight=False)
 
 
 def show_changes(changes: list[PendingChange]) -> None:
