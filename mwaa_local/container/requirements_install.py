@@ -6,6 +6,7 @@ diagnosis) are in mwaa_local/mwaa/requirements.py.
 """
 
 import re
+import shutil
 import subprocess
 import time
 from collections.abc import Callable, Mapping
@@ -80,7 +81,8 @@ def pip_launcher(python: str = DEFAULT_PYTHON) -> list[str]:
     venv_pip = Path(paths.TOOLS_VENV) / "bin" / "pip"
     if own or not venv_pip.exists():
         return [python, "-m", "pip"]
-    return [str(venv_pip), "--python", python]
+    # pip's --python takes a path, not a command name
+    return [str(venv_pip), "--python", shutil.which(python) or python]
 
 
 def uv_command(

@@ -860,8 +860,10 @@ def _fetch_failure(output: str, plan: InstallPlan | None) -> tuple[SourceLine, s
         line = _line_for_url(plan, url)
         if line is None:
             continue
-        cause = _first_error(output)
-        message = f"Network error: {_without_credentials(url)} could not be fetched ({cause})."
+        message = (
+            f"Network error: {_without_credentials(url)} could not be fetched "
+            f"({_root_cause(output)})."
+        )
         path = official_url_path(_without_credentials(url))
         if path:
             message += (
@@ -870,6 +872,16 @@ def _fetch_failure(output: str, plan: InstallPlan | None) -> tuple[SourceLine, s
             )
         return line, message
     return None
+
+
+def _root_cause(output: str) -> str:
+    """The innermost cause uv gives (its last `cause:` line), else the first error."""
+    causes = [
+        re.sub(r"^(?:cause|Caused by):\s*", "", line.strip(), flags=re.I)
+        for line in output.splitlines()
+        if re.match(r"^\s*(?:cause|Caused by):", line, re.I)
+    ]
+    return causes[-1] if causes else _first_error(output)
 
 
 def _line_for_url(plan: InstallPlan, url: str) -> SourceLine | None:

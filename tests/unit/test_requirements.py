@@ -727,23 +727,29 @@ def test_conflict_with_a_named_official_url_names_both_lines(files, staged):
 
 
 # Real output of uv 0.13.9 in mwaa-local/airflow:3.3.1 with no network (docker --network none),
-# for a requirements file whose -c URL has no local copy.
+# for a requirements file (`r1.txt` here; the processed copy in practice) whose -c URL has no
+# local copy.
 UV_OFFLINE_CONSTRAINTS = f"""\
-Using CPython 3.12.1 interpreter at: /usr/local/mwaa-local/bin/python3
-error: Error while accessing remote requirements file: `{URL_331}`
-  Caused by: Request failed after 3 retries in 0.0s
-  Caused by: Failed to fetch: `{URL_331}`
-  Caused by: error sending request for url ({URL_331})
-  Caused by: client error (Connect)
-  Caused by: dns error
-  Caused by: failed to lookup address information: Temporary failure in name resolution
+error: Error parsing included file in `r1.txt` at position 0
+  cause: Error while accessing remote requirements file: {URL_331}
+  cause: error sending request for url ({URL_331})
+  cause: client error (Connect)
+  cause: dns error
+  cause: error resolving DNS
+  cause: failed to lookup address information: Temporary failure in name resolution
 """
 
 
 def test_unreachable_constraints_url_names_the_line_and_the_mirror(files):
     plan = files.plan(f"# ours\n--constraint {URL_331}\nsix\n")
-    d = rq.diagnose(UV_OFFLINE_CONSTRAINTS, plan, False)
-    assert d.startswith(f"{NAME} line 2: Network error: {URL_331} could not be fetched (")
+    output = UV_OFFLINE_CONSTRAINTS.replace("r1.txt", str(plan.processed))
+    d = rq.diagnose(output, plan, False)
+    assert d == (
+        f"{NAME} line 2: Network error: {URL_331} could not be fetched (failed to lookup address "
+        "information: Temporary failure in name resolution). Put "
+        "constraints-3.3.1/constraints-3.12.txt in the ConstraintsMirror folder, or run once "
+        "with network access so mwaa-local caches it."
+    )
     assert "Put constraints-3.3.1/constraints-3.12.txt in the ConstraintsMirror folder" in d
 
 
