@@ -68,8 +68,7 @@ NO_REQUIREMENTS = "No user requirements to install."
 PROCESSED_NAME = "requirements.txt"
 # Bumped when what goes into InstallPlan.key changes, so old keys stop matching.
 KEY_FORMAT = "mwaa-local-requirements-key-2"
-INSTALLERS = ("uv", "pip")
-DEFAULT_INSTALLER = "uv"
+DEFAULT_INSTALLER = "uv"  # Local.Installer (spec/settings.py validates it: uv or pip)
 
 # MWAA's detection regex, searched in every line, commented lines included: a commented
 # `# -c ...` is the documented opt-out meaning "essential constraints only" (anchor 3.6 item 3).
@@ -112,7 +111,6 @@ _EDITABLE_VCS_RE = re.compile(
     r"^(?P<lead>\s*)(?:-e|--editable)(?:\s*=\s*|\s+)(?P<q>[\"']?)"
     r"(?P<url>(?:git|hg|svn|bzr)\+[^\s\"'#]+)(?:#(?P<fragment>[^\s\"']*))?(?P=q)(?P<rest>.*)$"
 )
-_EGG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 @dataclass(frozen=True)

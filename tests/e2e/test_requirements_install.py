@@ -304,7 +304,7 @@ def test_official_constraints_url_installs_with_no_route_to_its_host(
     assert not (tmp_path / "c").exists()
 
     def run(version_object, **kwargs) -> tuple[str, dict]:
-        out = docker_engine.containers.run(
+        container = docker_engine.containers.run(
             built.tag,
             ["bash", "-c", PROBE],
             environment={
@@ -316,9 +316,14 @@ def test_official_constraints_url_installs_with_no_route_to_its_host(
                 str(store.root): {"bind": str(paths.VERSIONS_MOUNT), "mode": "ro"},
                 str(PACKAGE): {"bind": IMAGE_PACKAGE, "mode": "ro"},
             },
-            remove=True,
+            detach=True,
             **kwargs,
-        ).decode()
+        )
+        try:
+            container.wait(timeout=300)
+            out = container.logs(stdout=True, stderr=False).decode()
+        finally:
+            container.remove(force=True)
         return out, json.loads(out.strip().splitlines()[-1])["requirements"]
 
     # No internet at all (an internal network): the file installs from the staged copy.
