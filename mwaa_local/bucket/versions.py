@@ -128,12 +128,14 @@ class VersionStore:
         return version
 
     def secure(self) -> None:
-        """Make the store owner-only: folders 0700, files 0600 (stores an earlier mwaa-local
-        made readable by all included). The containers read it with sudo
-        (container/applied_objects.py)."""
+        """Make the stored objects owner-only: their folder 0700, files 0600 (stores an earlier
+        mwaa-local made readable by all included). The containers read them with sudo
+        (container/applied_objects.py). The store's own folder is 0711: nobody else can list
+        it, but the airflow user can reach the public constraints files staged beside the
+        objects (bucket/staged_constraints.py) by their paths."""
         (self.root / "objects").mkdir(parents=True, exist_ok=True)
-        for folder in (self.root, self.root / "objects"):
-            folder.chmod(0o700)
+        self.root.chmod(0o711)
+        (self.root / "objects").chmod(0o700)
         for path in [self.history_file, *(self.root / "objects").iterdir()]:
             if path.is_file() and path.stat().st_mode & 0o077:
                 path.chmod(0o600)

@@ -53,6 +53,8 @@ def test_requirements_command(project: Project, component: str, as_json: bool, q
         sys.exit(run.exit_code)
     for message in requirements.get("messages", []):
         out.print(message)
+    for note in requirements.get("notes", []):
+        out.print(f"mwaa-local: {note}")
     if requirements.get("ok"):
         installed = requirements.get("installed", [])
         added = ", ".join(installed) or "none (all present)"

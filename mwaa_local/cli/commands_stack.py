@@ -31,6 +31,7 @@ from mwaa_local.errors import MwaaLocalError
 from mwaa_local.logs.events import group_type, parse_since
 from mwaa_local.logs.read import group_events
 from mwaa_local.mwaa.log_streams import log_group
+from mwaa_local.mwaa.requirements import comment_note
 from mwaa_local.prereqs.checks import PORT_HINT, port_free
 from mwaa_local.runtime.engine import docker_client
 from mwaa_local.runtime.stack import ServiceState, Stack, environment_status
@@ -266,6 +267,7 @@ def status_command(project: Project, as_json: bool) -> None:
             )
         print_table(table)
         show_workers(workers)
+    show_constraints_comment(reports)
     show_versions(record, applied, changes, bucket_error)
 
 
@@ -294,6 +296,20 @@ def show_workers(workers: dict) -> None:
         line += f"; autoscaler pid {scaler['Pid']}, last decision: {decision.get('Action', '-')}"
         line += f" ({decision.get('Reason', '')})" if decision.get("Reason") else ""
     out.print(line, markup=False)
+
+
+def show_constraints_comment(reports: dict[str, dict]) -> None:
+    """Say plainly when a commented line is what turned the Airflow constraints off."""
+    where = next(
+        (
+            phases["requirements"]["constraints_comment"]
+            for phases in reports.values()
+            if (phases.get("requirements") or {}).get("constraints_comment")
+        ),
+        None,
+    )
+    if where:
+        out.print(line(("Requirements:", "yellow"), " ", comment_note(where)))
 
 
 def show_changes(changes: list[PendingChange]) -> None:

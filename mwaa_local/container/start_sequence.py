@@ -45,6 +45,7 @@ class SequenceSettings:
     startup_script_timeout: float
     requirements_timeout: float
     option_keys: frozenset[str]
+    installer: str = requirements.DEFAULT_INSTALLER  # Local.Installer: uv or pip
 
     @classmethod
     def from_environ(cls, component: str, environ: Mapping[str, str]) -> "SequenceSettings":
@@ -70,7 +71,14 @@ class SequenceSettings:
             option_keys=frozenset(
                 k for k in environ.get("MWAA_LOCAL_CONFIG_OPTION_KEYS", "").split(",") if k
             ),
+            installer=environ.get("MWAA_LOCAL_INSTALLER") or requirements.DEFAULT_INSTALLER,
         )
+
+    @property
+    def requirements_name(self) -> str:
+        """The user's name for the requirements file (RequirementsS3Path), from its label."""
+        label = self.labels.get("requirements", "")
+        return label.rpartition("@")[0] or label or "requirements.txt"
 
 
 @dataclass
@@ -151,7 +159,7 @@ def install_requirements(
     source = settings.requirements_file
     if source is None:
         return {"ok": True, "ran": False, "path": None}
-    # Where MWAA puts it; relative paths in it are relative to this folder, as on MWAA.
+    # Where MWAA puts it (mwaa-behaviour.md 2.1): relative -r/-c/-f paths resolve from there.
     copy = copy_applied(source, settings.airflow_home / "requirements" / "requirements.txt")
     stream = open_stream(settings, streams_root, log_streams.REQUIREMENTS)
     try:
@@ -164,14 +172,26 @@ def install_requirements(
                 Path(workdir),
                 settings.airflow_version,
                 settings.python_version,
+                display_name=settings.requirements_name,
+                constraints_dirs=(Path(paths.STAGED_CONSTRAINTS),),
+                installer=settings.installer,
             )
             for message in plan.messages:
                 level = "WARNING" if message.startswith("WARNING") else "INFO"
                 stream.write(message, level)
+            comment = plan.constraints_comment
+            warning = requirements.comment_note(comment.where) if comment else None
+            for note in plan.notes:
+                stream.write(f"mwaa-local: {note}", "WARNING" if note == warning else "INFO")
+            about = {
+                "installer": plan.installer,
+                "notes": list(plan.notes),
+                "constraints_comment": comment.where if comment else None,
+            }
             marker = settings.airflow_home / ".local" / REQUIREMENTS_MARKER
             if marker.is_file() and marker.read_text() == plan.key:
                 stream.info("requirements unchanged since the last install here; not reinstalled")
-                return {"ok": True, "ran": False, "unchanged": True, "key": plan.key}
+                return {"ok": True, "ran": False, "unchanged": True, "key": plan.key, **about}
             marker.unlink(missing_ok=True)
             result = run_install(
                 plan,
@@ -195,6 +215,7 @@ def install_requirements(
                 "messages": list(plan.messages),
                 "error_tail": [] if result.ok else list(result.output)[-25:],
                 "key": plan.key,
+                **about,
             }
     finally:
         stream.close()

@@ -45,6 +45,7 @@ def environment_settings(environment: Environment) -> dict[str, Any]:
         "Local.DagSyncInterval": local.sync_interval,
         "Local.StartupScriptTimeout": local.startup_script_timeout,
         "Local.RequirementsTimeout": local.requirements_timeout,
+        "Local.Installer": local.installer,
     }
 
 

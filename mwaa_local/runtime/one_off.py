@@ -8,6 +8,7 @@ from typing import Any
 
 import docker
 
+from mwaa_local.bucket.staged_constraints import stage_official_constraints
 from mwaa_local.bucket.versions import objects_as_env
 from mwaa_local.container import paths
 from mwaa_local.errors import MwaaLocalError
@@ -46,7 +47,10 @@ def run_one_off(
     bucket's current objects; stream its stderr; return its exit code and stdout."""
     stack = Stack(environment, client)
     # What a user tests is what the bucket holds now, not what was applied last.
-    objects = objects_as_env(stack.versions, stack.bucket_objects())
+    current = stack.bucket_objects()
+    # The official constraints URLs the requirements name, readable offline in the store.
+    stage_official_constraints(environment, stack.versions, current)
+    objects = objects_as_env(stack.versions, current)
     volumes = {
         str(stack.versions.root): {"bind": str(paths.VERSIONS_MOUNT), "mode": "ro"},
         UV_CACHE_VOLUME: {"bind": str(paths.UV_CACHE), "mode": "rw"},

@@ -22,6 +22,7 @@ import docker.errors
 
 from mwaa_local.bucket.access import container_endpoint, credentials_for_compose
 from mwaa_local.bucket.source import open_bucket
+from mwaa_local.bucket.staged_constraints import stage_official_constraints
 from mwaa_local.bucket.versions import Objects, VersionStore, objects_as_env, read_objects
 from mwaa_local.container import paths
 from mwaa_local.environment.record import EnvironmentRecord
@@ -126,6 +127,7 @@ def airflow_environment(
         "MWAA_LOCAL_DAG_S3_PATH": environment.dag_s3_path,
         "MWAA_LOCAL_STARTUP_SCRIPT_TIMEOUT": str(environment.local.startup_script_timeout),
         "MWAA_LOCAL_REQUIREMENTS_TIMEOUT": str(environment.local.requirements_timeout),
+        "MWAA_LOCAL_INSTALLER": environment.local.installer,
         "MWAA_LOCAL_CONFIG_OPTION_KEYS": ",".join(sorted(options)),
         "MWAA_LOCAL_DAG_SYNC_INTERVAL": str(environment.local.sync_interval),
         "AIRFLOW_ENV_NAME": environment.name,
@@ -301,6 +303,8 @@ class Stack:
             **self.limits_env(),
         }
         write_private(self.state.compose_env_file, env_file_text(compose_env))
+        # The official constraints URLs the requirements name, readable offline in the store.
+        stage_official_constraints(self.environment, store, objects)
         objects_env = objects_as_env(store, objects)
         airflow_env = airflow_environment(self.environment, secrets, objects_env)
         write_private(self.state.airflow_env_file, env_file_text(airflow_env))

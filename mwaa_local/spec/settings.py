@@ -89,6 +89,8 @@ OBJECT_VERSION_MAX_BYTES = 1024
 # mwaa-behaviour.md 6.1 (TagResource): at most 50 tags, key <= 128 chars, value <= 256 chars.
 TAGS_MAX, TAG_KEY_MAX, TAG_VALUE_MAX = 50, 128, 256
 DAG_SYNC_MODES = ("fast", "mwaa")
+# uv (fast, the default) or pip (MWAA's own command, so the log shows pip's words).
+INSTALLERS = ("uv", "pip")
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,8 @@ class LocalSettings:
     startup_script_timeout: int = 300
     # mwaa-behaviour.md 9 row 6: pip must finish within about ten minutes.
     requirements_timeout: int = 600
+    # What installs requirements.txt: uv, or pip with MWAA's own command (anchor 3.6 item 6).
+    installer: str = "uv"
     # mwaa-behaviour.md 3: MWAA syncs every 30 s and lists new files every 300 s. "fast" (the
     # default) syncs every second and parses within seconds; "mwaa" keeps MWAA's pace.
     dag_sync: str = "fast"
@@ -838,6 +842,7 @@ LOCAL_FIELDS: dict[str, Callable[[Any], Any]] = {
     "AdminPassword": _text,
     "StartupScriptTimeout": _positive_seconds,
     "RequirementsTimeout": _positive_seconds,
+    "Installer": _one_of(INSTALLERS),
     "DagSync": _one_of(DAG_SYNC_MODES),
     "DagSyncInterval": _positive_interval,
     "S3EndpointUrl": _endpoint_url,

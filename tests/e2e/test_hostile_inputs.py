@@ -97,7 +97,8 @@ def test_hostile_inputs_against_a_running_stack(
         store = project.state / "versions"
         blobs = list((store / "objects").iterdir())
         assert len(blobs) == 3
-        assert stat.S_IMODE(store.stat().st_mode) == 0o700
+        assert stat.S_IMODE((store / "objects").stat().st_mode) == 0o700
+        assert stat.S_IMODE(store.stat().st_mode) & 0o066 == 0
         assert all(stat.S_IMODE(b.stat().st_mode) == 0o600 for b in blobs)
         blob = f"/usr/local/mwaa-local/versions/objects/{blobs[0].name}"
         assert run(docker_engine, project, "scheduler", "cat", blob)[0] != 0

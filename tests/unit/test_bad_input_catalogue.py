@@ -20,7 +20,7 @@ from mwaa_local.cli.main import cli
 from mwaa_local.container.startup_script import run_startup_script
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.mwaa.plugins import check_plugins_zip
-from mwaa_local.mwaa.requirements import diagnose
+from mwaa_local.mwaa.requirements import diagnose, plan_install
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 START, END = "<!-- bad-input-catalogue:start -->", "<!-- bad-input-catalogue:end -->"
@@ -127,6 +127,22 @@ def startup_warnings(script: bytes) -> Callable[[Path], str]:
         environ = {"PATH": "/usr/bin:/bin", "AIRFLOW_HOME": str(project)}
         run_startup_script(path, environ, "3.3.1", timeout=30, on_warning=warnings.append)
         return "\n".join(f"[WARNING] - {w}" for w in warnings)
+
+    return check
+
+
+def requirements_notes(text: str) -> Callable[[Path], str]:
+    """The notes the requirements step logs for a requirements file with `text`."""
+
+    def check(project: Path) -> str:
+        path = project / "requirements.txt"
+        path.write_text(text)
+        (project / "c.txt").write_text("")
+        plan = plan_install(
+            path, {}, project / "c.txt", project / "c.txt", project / "work", "3.3.1", "3.12",
+            display_name="requirements/requirements.txt",
+        )  # fmt: skip
+        return "\n".join(f"mwaa-local: {note}" for note in plan.notes)
 
     return check
 
@@ -459,6 +475,17 @@ CATALOGUE: list[Row] = [
         1,
         ("test-requirements",),
         rule=diagnosis("Resolved 3 packages\n", timed_out=True),
+    ),
+    Row(
+        "requirements.txt",
+        "a comment that mentions `--constraint `, which turns the Airflow constraints off",
+        "mwaa-local: requirements/requirements.txt line 1 is a comment containing `-c ` or "
+        "`--constraint `, and MWAA counts commented lines: it does NOT add the Airflow "
+        "constraints, only its essential pins. If that is not what you want, reword the comment "
+        "(or name the constraints URL on a line of its own).",
+        0,
+        ("test-requirements",),
+        rule=requirements_notes("# pin later with --constraint if needed\npyjokes\n"),
     ),
     # --- startup.sh ------------------------------------------------------------------------
     Row(

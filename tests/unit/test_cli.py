@@ -95,3 +95,23 @@ def test_reset_db_asks_first_and_deletes_nothing_when_declined(tmp_path):
     assert "Delete the metadata database" in result.output
     assert result.exit_code == 1
     assert "Nothing was deleted" in result.output
+
+
+def test_status_says_plainly_when_a_comment_disabled_the_constraints():
+    from mwaa_local.cli import commands_stack
+    from mwaa_local.cli.output import out
+
+    where = "requirements/requirements.txt line 2"
+    reports = {
+        "scheduler": {"requirements": {"ok": True, "ran": True, "constraints_comment": None}},
+        "worker": {"requirements": {"ok": True, "unchanged": True, "constraints_comment": where}},
+    }
+    with out.capture() as captured:
+        commands_stack.show_constraints_comment(reports)
+        commands_stack.show_constraints_comment({"worker": {"requirements": {"ok": True}}})
+    text = captured.get()
+    assert text.count("\n") == 1
+    assert text.startswith(
+        f"Requirements: {where} is a comment containing `-c ` or `--constraint `"
+    )
+    assert "does NOT add the Airflow constraints" in text

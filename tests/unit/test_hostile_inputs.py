@@ -163,8 +163,8 @@ def test_a_plugins_folder_is_zipped_without_links_leading_out_of_it(tmp_path):
     version = store.record("plugins", found)
     assert stat.S_IMODE(store.blob(version.sha256).stat().st_mode) == 0o600
     assert stat.S_IMODE(store.history_file.stat().st_mode) == 0o600
-    for folder in (store.root, store.blob(version.sha256).parent):
-        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE(store.blob(version.sha256).parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(store.root.stat().st_mode) & 0o066 == 0  # nobody else lists or writes
 
 
 def test_an_object_linked_from_outside_the_bucket_folder_is_refused(tmp_path):
@@ -187,7 +187,8 @@ def test_a_store_an_earlier_version_made_readable_by_all_becomes_owner_only(tmp_
     store.root.chmod(0o755)
     store.secure()
     assert stat.S_IMODE(old.stat().st_mode) == 0o600
-    assert stat.S_IMODE(store.root.stat().st_mode) == 0o700
+    assert stat.S_IMODE(old.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(store.root.stat().st_mode) & 0o066 == 0
 
 
 def test_the_cli_prints_warnings_raised_on_the_way(tmp_path):
