@@ -10,6 +10,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from mwaa_local.api.process import ApiProcess, ensure_api, running_api, stop_api
 from mwaa_local.bucket.versions import OBJECT_KINDS
 from mwaa_local.cli.commands_image import ensure_image
 from mwaa_local.cli.commands_objects import apply_loaded, project_objects
@@ -28,6 +29,7 @@ from mwaa_local.mwaa.log_streams import log_group
 from mwaa_local.prereqs.checks import PORT_HINT, port_free
 from mwaa_local.runtime.engine import docker_client
 from mwaa_local.runtime.stack import ServiceState, Stack, environment_status
+from mwaa_local.spec.settings import Environment
 
 
 def open_stack(project: Project) -> Stack:
@@ -89,12 +91,15 @@ def start_command(project: Project, foreground: bool, timeout: int) -> None:
     ensure_image(project, environment.airflow_version, stack.client)
     objects = project_objects(environment)  # a bad airflow-objects.yaml fails before starting
     pending = record_create(stack)
+    api = start_api(environment)
     seconds = start_stack(stack, timeout)
     username, password = stack.admin_credentials()
     local = environment.local
     out.print(f"Environment {environment.name} is AVAILABLE ({seconds:.1f} s).")
     out.print(f"  Airflow UI: http://{local.bind_address}:{local.webserver_port}")
     out.print(f"  Login:      {username} / {password}")
+    if api is not None:
+        out.print(f"  MWAA API:   {api.endpoint_url} (AWS_ENDPOINT_URL_MWAA)")
     if objects is not None:
         apply_loaded(stack, objects, out)
     if pending:
@@ -108,6 +113,17 @@ def start_command(project: Project, foreground: bool, timeout: int) -> None:
         finally:
             err.print("Stopping (the metadata database is kept) ...")
             stack.stop()
+            stop_api(environment)
+
+
+def start_api(environment: Environment) -> ApiProcess | None:
+    """The MWAA API endpoint, started (again) if it does not run; a warning, not a failure,
+    when it cannot start: the stack does not need it."""
+    try:
+        return ensure_api(environment)[0]
+    except MwaaLocalError as e:
+        warn(f"The MWAA API did not start: {e.message} {e.hint or ''}")
+        return None
 
 
 @click.command("stop")
@@ -116,6 +132,7 @@ def stop_command(project: Project) -> None:
     """Stop the environment; the metadata database is kept."""
     stack = open_stack(project)
     stack.stop()
+    stop_api(project.environment)
     out.print(f"Environment {project.environment.name} stopped; its database is kept.")
 
 
@@ -153,6 +170,10 @@ def status_command(project: Project, as_json: bool) -> None:
         OBJECT_KINDS[kind][0]: version.label if version else None
         for kind, version in (record.applied or {}).items()
     }
+    api = running_api(stack.environment)
+    overlay = stack.environment.overlay_file
+    overlay_keys = list(stack.environment.overlay_keys)
+    shown_overlay = {"File": str(overlay), "Keys": overlay_keys} if overlay else None
     if as_json:
         print_json(
             {
@@ -163,6 +184,8 @@ def status_command(project: Project, as_json: bool) -> None:
                 "Applied": applied,
                 "PendingChanges": [vars(c) for c in changes],
                 "BucketError": bucket_error,
+                "Api": {"Endpoint": api.endpoint_url, "Pid": api.pid} if api else None,
+                "SettingsOverlay": shown_overlay,
                 "Components": {
                     s.service: {
                         "State": s.status,
@@ -194,6 +217,10 @@ def status_command(project: Project, as_json: bool) -> None:
         )
     out.print(table)
     show_versions(record, applied, changes, bucket_error)
+    out.print(f"MWAA API: {f'{api.endpoint_url} (pid {api.pid})' if api else 'not running'}")
+    if overlay:
+        keys = ", ".join(overlay_keys)
+        out.print(f"Settings from the MWAA API: {keys} ({overlay}; delete it to drop them)")
 
 
 def show_changes(changes: list[PendingChange]) -> None:
