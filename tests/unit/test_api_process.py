@@ -4,6 +4,7 @@ ListEnvironments reads only the settings."""
 
 import os
 import shutil
+import signal
 import socket
 import time
 from pathlib import Path
@@ -97,3 +98,16 @@ def test_a_port_in_use_is_named_with_the_setting_to_change(environment):
 
     assert f"Port {environment.local.api_port}" in caught.value.message
     assert "Local.ApiPort" in caught.value.hint
+
+
+def test_start_starts_it_again_when_it_died(environment):
+    first, _ = ensure_api(environment)
+    os.kill(first.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while running_api(environment) is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    second, fresh = ensure_api(environment)
+
+    assert fresh and second.pid != first.pid and second.port == first.port
+    assert running_api(environment) == second
