@@ -289,7 +289,15 @@ def open_ui_with_web_login(client, name: str, ui: str, logged_in_text: str, land
 
 
 def test_a_web_login_token_opens_the_ui_already_logged_in(api):
+    from selenium.webdriver.support.ui import WebDriverWait
+
     ui = f"http://127.0.0.1:{api.project.port}"
+    browser = chromium()
+    try:  # without the token, the UI asks for a login
+        browser.get(ui + "/dags")
+        WebDriverWait(browser, 60).until(lambda b: "/auth/login" in b.current_url)
+    finally:
+        browser.quit()
 
     # the DAG list is drawn from REST calls the UI makes with the JWT cookie it was handed
     open_ui_with_web_login(api.client, api.name, ui, DAG_ID, "/dags")
