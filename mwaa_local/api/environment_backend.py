@@ -113,7 +113,10 @@ class EnvironmentBackend:
         self._client_factory = client_factory
         self._update = update
         self._update_timeout = update_timeout
-        self._local = threading.local()  # one Docker client per request thread
+        # One Docker client for every request: http.server runs each request in a thread of its
+        # own, and the SDK's connection pool serves them all.
+        self._docker: Any = None
+        self._docker_lock = threading.Lock()
         self._lock = threading.Lock()
         self._update_thread: threading.Thread | None = None
         self._apis: dict[tuple[str, str, str, int], AirflowApi] = {}
@@ -133,10 +136,10 @@ class EnvironmentBackend:
         return environment
 
     def _client(self):
-        client = getattr(self._local, "client", None)
-        if client is None:
-            client = self._local.client = self._client_factory()
-        return client
+        with self._docker_lock:
+            if self._docker is None:
+                self._docker = self._client_factory()
+            return self._docker
 
     def _stack(self, environment: Environment) -> Stack:
         return Stack(environment, self._client())
