@@ -21,6 +21,7 @@ import logging
 import os
 import re
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ from mwaa_local.environment.update import (
 from mwaa_local.errors import MwaaLocalError, SettingsError
 from mwaa_local.objects.rest_client import AirflowApi
 from mwaa_local.runtime.engine import docker_client
-from mwaa_local.runtime.stack import Stack, environment_status
+from mwaa_local.runtime.stack import ServiceState, Stack, environment_status
 from mwaa_local.runtime.state import write_private
 from mwaa_local.spec.overlay import OVERLAY_KEYS, overlay_path, read_overlay, write_overlay
 from mwaa_local.spec.settings import Environment, load_environment
@@ -53,6 +54,7 @@ DEFAULT_REGION = "us-east-1"
 UPDATE_SOURCE = "UpdateEnvironment"
 UPDATE_TIMEOUT_SECONDS = 600
 TAGS_FILE_NAME = "api-tags.json"
+STATE_ATTEMPTS = 5
 TAGS_MAX = 50  # mwaa-behaviour.md 6.1
 # The statuses UpdateEnvironment starts from (mwaa-behaviour.md 6.3: UPDATE_FAILED is "ready to
 # use", so it may be updated again).
@@ -149,11 +151,23 @@ class EnvironmentBackend:
         partition, account = found.groups() if found else ("aws", DEFAULT_ACCOUNT)
         return f"arn:{partition}:airflow:{self.region}:{account}:environment/{environment.name}"
 
+    @staticmethod
+    def _states(stack: Stack) -> dict[str, ServiceState]:
+        """The containers' states; an update replaces containers, so one may vanish between
+        the listing and its inspection: then list again."""
+        for attempt in range(STATE_ATTEMPTS):
+            try:
+                return stack.states()
+            except docker.errors.NotFound:
+                if attempt + 1 == STATE_ATTEMPTS:
+                    raise
+                time.sleep(0.2)
+            except docker.errors.DockerException as exc:
+                raise errors.unavailable(f"The Docker engine does not answer: {exc}") from None
+        raise AssertionError("unreachable")
+
     def _status(self, stack: Stack, record: EnvironmentRecord) -> str:
-        try:
-            states = stack.states()
-        except docker.errors.DockerException as exc:
-            raise errors.unavailable(f"The Docker engine does not answer: {exc}") from None
+        states = self._states(stack)
         return shown_status(environment_status(stack.environment, states), record)
 
     # --- Backend: environments -------------------------------------------------------------
@@ -450,7 +464,7 @@ class EnvironmentBackend:
         environment = self._named(name)
         stack = self._stack(environment)
         service = web_component(environment)
-        state = stack.states().get(service)
+        state = self._states(stack).get(service)
         if state is None or state.status != "running":
             raise errors.unavailable(
                 f"The {service} of {name} is not running "

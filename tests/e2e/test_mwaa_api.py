@@ -335,9 +335,9 @@ def test_a_broken_requirements_version_fails_and_the_old_one_keeps_serving(api):
         api.endpoint_url, "update-environment", "--name", api.name,
         "--requirements-s3-object-version", version_id(BROKEN),
     )  # fmt: skip
+    assert started.returncode == 0, started.stderr
     failed = wait_for_status(api.client, api.name, "UPDATE_FAILED")
 
-    assert started.returncode == 0, started.stderr
     assert failed["_seen"][0] == "UPDATING", failed["_seen"]
     assert failed["LastUpdate"]["Status"] == "FAILED"
     assert failed["LastUpdate"]["Error"]["ErrorCode"] == "REQUIREMENTS_INSTALL_FAILED"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from docker.errors import NotFound
 
 from mwaa_local.api.environment_backend import EnvironmentBackend
 from mwaa_local.api.server import ApiServer
@@ -382,3 +383,19 @@ def test_a_web_login_token_hands_over_airflows_own_session_cookies(mwaa, server,
     cookies = sorted(response.msg.get_all("Set-Cookie"))
     assert cookies[0].startswith("_token=jwt-for-admin;") and "HttpOnly" in cookies[0]
     assert cookies[1].startswith("session=logged-in;") and "Path=/" in cookies[1]
+
+
+def test_a_container_replaced_while_listed_is_listed_again(mwaa, docker):
+    listing = docker.containers.list
+    calls = []
+
+    def vanishing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:  # what docker's SDK raises when it inspects a removed container
+            raise NotFound("No such container: 4584")
+        return listing(*args, **kwargs)
+
+    docker.containers.list = vanishing
+
+    assert mwaa.get_environment(Name=NAME)["Environment"]["Status"] == "AVAILABLE"
+    assert len(calls) == 2
