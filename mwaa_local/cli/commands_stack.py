@@ -10,6 +10,7 @@ import click
 from rich.table import Table
 from rich.text import Text
 
+from mwaa_local.api.process import ApiProcess, ensure_api, running_api, stop_api
 from mwaa_local.bucket.versions import OBJECT_KINDS
 from mwaa_local.cli.commands_image import ensure_image
 from mwaa_local.cli.commands_objects import apply_loaded, project_objects
@@ -36,7 +37,7 @@ from mwaa_local.prereqs.checks import PORT_HINT, port_free
 from mwaa_local.runtime.engine import docker_client
 from mwaa_local.runtime.stack import ServiceState, Stack, environment_status
 from mwaa_local.scaling import control as scaling
-from mwaa_local.spec.settings import local_env_var
+from mwaa_local.spec.settings import Environment, local_env_var
 
 
 def open_stack(project: Project) -> Stack:
@@ -108,6 +109,17 @@ def start_command(project: Project, foreground: bool, timeout: int, timings: boo
             err.print("Stopping (the metadata database is kept) ...")
             scaling.stop_for(stack)
             stack.stop()
+            stop_api(stack.environment)
+
+
+def start_api(environment: Environment) -> ApiProcess | None:
+    """The MWAA API endpoint, started (again) if it does not run; a warning, not a failure,
+    when it cannot start: the stack does not need it."""
+    try:
+        return ensure_api(environment)[0]
+    except MwaaLocalError as e:
+        warn(f"The MWAA API did not start: {e.message} {e.hint or ''}")
+        return None
 
 
 def show_timeline(timeline: Timeline, phases: Mapping) -> None:
@@ -139,12 +151,15 @@ def start_environment(project: Project, timeout: int, timeline: Timeline) -> Sta
         warn(message)
     pending = record_create(stack)
     timeline.mark("bucket objects read")
+    api = start_api(environment)
     seconds = start_stack(stack, timeout, timeline)
     username, password = stack.admin_credentials()
     local = environment.local
     out.print(f"Environment {environment.name} is AVAILABLE ({seconds:.1f} s).")
     out.print(f"  Airflow UI: http://{local.bind_address}:{local.webserver_port}")
     out.print(f"  Login:      {username} / {password}")
+    if api is not None:
+        out.print(f"  MWAA API:   {api.endpoint_url} (AWS_ENDPOINT_URL_MWAA)")
     if objects is not None:
         apply_loaded(stack, objects, out)
         timeline.mark("Airflow objects applied")
@@ -162,6 +177,7 @@ def stop_command(project: Project) -> None:
     stack = open_stack(project)
     scaling.stop_for(stack)
     stack.stop()
+    stop_api(project.environment)
     out.print(f"Environment {project.environment.name} stopped; its database is kept.")
 
 
@@ -206,6 +222,10 @@ def status_command(project: Project, as_json: bool) -> None:
     }
     username, password_in = login_source(stack)
     workers = scaling.workers_summary(stack)
+    api = running_api(stack.environment)
+    overlay = stack.environment.overlay_file
+    overlay_keys = list(stack.environment.overlay_keys)
+    shown_overlay = {"File": str(overlay), "Keys": overlay_keys} if overlay else None
     if as_json:
         print_json(
             {
@@ -220,6 +240,8 @@ def status_command(project: Project, as_json: bool) -> None:
                 "PendingChanges": [vars(c) for c in changes],
                 "BucketError": bucket_error,
                 "Workers": workers,
+                "Api": {"Endpoint": api.endpoint_url, "Pid": api.pid} if api else None,
+                "SettingsOverlay": shown_overlay,
                 "Components": {
                     s.service: {
                         "State": s.status,
@@ -269,6 +291,10 @@ def status_command(project: Project, as_json: bool) -> None:
         show_workers(workers)
     show_constraints_comment(reports)
     show_versions(record, applied, changes, bucket_error)
+    out.print(f"MWAA API: {f'{api.endpoint_url} (pid {api.pid})' if api else 'not running'}")
+    if overlay:
+        keys = ", ".join(overlay_keys)
+        out.print(f"Settings from the MWAA API: {keys} ({overlay}; delete it to drop them)")
 
 
 def login_source(stack: Stack) -> tuple[str, str]:

@@ -7,6 +7,7 @@ import click
 
 from mwaa_local import __version__
 from mwaa_local.cli import (
+    commands_api,
     commands_bucket,
     commands_dags,
     commands_image,
@@ -84,6 +85,7 @@ COMMAND_GROUPS = (
     commands_packaging,
     commands_prereqs,
     commands_upgrade,
+    commands_api,
     commands_workflows,
 )
 for group in COMMAND_GROUPS:

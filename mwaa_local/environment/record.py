@@ -23,6 +23,8 @@ class EnvironmentRecord:
     status: str | None = None
     updating_pid: int | None = None
     last_update: dict[str, Any] | None = None
+    # When the environment was first started (GetEnvironment's CreatedAt).
+    created_at: str | None = None
 
     @classmethod
     def load(cls, path: Path) -> "EnvironmentRecord":
@@ -43,6 +45,7 @@ class EnvironmentRecord:
                 status=raw.get("Status"),
                 updating_pid=raw.get("UpdatingPid"),
                 last_update=raw.get("LastUpdate"),
+                created_at=raw.get("CreatedAt"),
             )
         except (AttributeError, TypeError, ValueError) as exc:
             raise damaged(path, "it is not in mwaa-local's format", recovery) from exc
@@ -56,6 +59,7 @@ class EnvironmentRecord:
             if self.applied is None
             else {k: asdict(v) if v else None for k, v in self.applied.items()},
             "Settings": self.settings,
+            "CreatedAt": self.created_at,
         }
         atomic_write(path, json.dumps(raw, indent=2) + "\n", 0o644)
 
@@ -72,10 +76,12 @@ class EnvironmentRecord:
             return "UPDATE_FAILED"
         return self.status if self.status in UPDATE_STATUSES else None
 
-    def begin_update(self, source: str) -> None:
+    def begin_update(self, source: str, worker_replacement_strategy: str | None = None) -> None:
         self.status = "UPDATING"
         self.updating_pid = os.getpid()
         self.last_update = {"CreatedAt": now(), "Status": "PENDING", "Source": source}
+        if worker_replacement_strategy:
+            self.last_update["WorkerReplacementStrategy"] = worker_replacement_strategy
 
     def finish_update(self, error_code: str | None = None, message: str = "") -> None:
         assert self.last_update is not None

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mwaa_local.bucket.versions import OBJECT_KINDS, Objects, ObjectVersion
+from mwaa_local.bucket.versions import OBJECT_KINDS, Objects, ObjectVersion, now
 from mwaa_local.environment.record import EnvironmentRecord
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.runtime.stack import ComponentFailed, Stack, airflow_services
@@ -123,8 +123,11 @@ def update_environment(
     wanted: Objects,
     timeout: float,
     on_step: Callable[[str], None] = lambda message: None,
+    source: str = "mwaa-local update",
+    worker_replacement_strategy: str | None = None,
 ) -> None:
-    """Restart the Airflow components one by one on `wanted`; roll back on the first failure."""
+    """Restart the Airflow components one by one on `wanted`; roll back on the first failure.
+    `source` and `worker_replacement_strategy` are recorded in LastUpdate."""
     record = stack.record()
     # A rollback restores exactly what the components ran with, objects and settings alike:
     # the env files the last `up` wrote.
@@ -134,7 +137,7 @@ def update_environment(
     journal = stack.state.path / JOURNAL_DIR
     for path, text in previous_env.items():
         write_private(journal / path.name, text)
-    record.begin_update("mwaa-local update")
+    record.begin_update(source, worker_replacement_strategy)
     record.save(stack.record_file)
     stack.write_env_files(wanted)
     restarted: list[str] = []
@@ -209,6 +212,8 @@ def record_create(stack: Stack) -> list[PendingChange]:
     wanted = stack.bucket_objects()
     settings = environment_settings(stack.environment)
     changes = []
+    if record.created_at is None:
+        record.created_at = now()
     if record.applied is None:
         record.applied = wanted
     else:

@@ -600,6 +600,17 @@ class Stack:
         exit_code = api.exec_inspect(exec_id["Id"])["ExitCode"]
         return exit_code, b"".join(stdout).decode(errors="replace"), tail
 
+    def exec_capture(self, service: str, command: list[str]) -> tuple[int, bytes, bytes]:
+        """Run `command` in a component's container with the component's environment (no TTY,
+        no DAG sync first); return its exit code, stdout and stderr."""
+        container = self.container_for(service)
+        load = f'[ -f {paths.COMPONENT_ENV_FILE} ] && . {paths.COMPONENT_ENV_FILE}; exec "$@"'
+        api = self.client.api
+        exec_id = api.exec_create(container.id, ["bash", "-c", load, "mwaa-local", *command])
+        stdout, stderr = api.exec_start(exec_id["Id"], demux=True)
+        exit_code = api.exec_inspect(exec_id["Id"])["ExitCode"]
+        return exit_code, stdout or b"", stderr or b""
+
     def exec_airflow(self, args: tuple[str, ...]) -> int:
         """Run `airflow ARGS` in the scheduler container, with the stack's settings; its stdout
         is the command's output only (warnings go to stderr: container/airflow_cli.py)."""

@@ -9,7 +9,7 @@ import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from mwaa_local.mwaa.airflow_config import FORBIDDEN_OPTIONS, IGNORED_OPTIONS, M
 from mwaa_local.mwaa.logging_levels import configuration_problems
 from mwaa_local.spec import versions
 from mwaa_local.spec.classes import DEFAULT_CLASS, ENVIRONMENT_CLASSES, EnvironmentClass
+from mwaa_local.spec.overlay import overlay_path, read_overlay, removal_hint
 from mwaa_local.spec.validation import (
     Rejected,
     did_you_mean,
@@ -107,6 +108,8 @@ class LocalSettings:
     bucket: str = "."
     bind_address: str = "127.0.0.1"
     webserver_port: int = 8080
+    # The environment's MWAA API endpoint (on 127.0.0.1); default: WebserverPort + 1.
+    api_port: int | None = None
     admin_username: str = "admin"
     admin_password: str | None = None
     # mwaa-behaviour.md 1.7: MWAA stops a startup script after 5 minutes.
@@ -128,6 +131,12 @@ class LocalSettings:
     # Each component's container limits are its class's vCPU and memory (mwaa-behaviour.md 5.1)
     # times this; 0 = no limits. 1 keeps MWAA's sizes: limits are caps, not reservations.
     resource_scale: float = 1.0
+
+    @property
+    def api_endpoint_port(self) -> int:
+        if self.api_port is not None:
+            return self.api_port
+        return self.webserver_port + 1 if self.webserver_port < 65535 else self.webserver_port - 1
 
     @property
     def sync_interval(self) -> float:
@@ -169,6 +178,9 @@ class Environment:
     project_dir: Path = Path(".")
     settings_file: Path | None = None
     warnings: tuple[str, ...] = ()
+    # Settings changed through the MWAA API (spec/overlay.py): the file and the keys it set.
+    overlay_file: Path | None = None
+    overlay_keys: tuple[str, ...] = ()
 
     @property
     def class_spec(self) -> EnvironmentClass:
@@ -220,8 +232,10 @@ def load_environment(
     project_dir: Path,
     settings_file: Path | None = None,
     environ: Mapping[str, str] | None = None,
+    overlay: Mapping[str, Any] | None = None,
 ) -> Environment:
-    """Read `mwaa-local.yaml` (if any), apply MWAA_LOCAL_* variables and defaults, and validate.
+    """Read `mwaa-local.yaml` (if any), apply the MWAA API's overlay, MWAA_LOCAL_* variables and
+    defaults, and validate. `overlay`: use these values instead of the overlay file's.
 
     Raises SettingsError listing every problem, one line each.
     """
@@ -230,7 +244,7 @@ def load_environment(
     path = Path(settings_file) if settings_file is not None else project_dir / SETTINGS_FILE_NAME
     raw = _read_settings_file(path, explicit=settings_file is not None)
     read_from = path if raw is not None else None
-    return _validated(raw or {}, project_dir, read_from, path, environ)
+    return _validated(raw or {}, project_dir, read_from, path, environ, overlay)
 
 
 def environment_from_text(
@@ -239,7 +253,8 @@ def environment_from_text(
     """Validate a settings document meant for `path` before it is written there (the file's
     values only, unless `environ` is given)."""
     raw = _parse_settings_text(text, path)
-    return _validated(raw, Path(project_dir), path, path, {} if environ is None else environ)
+    environ = {} if environ is None else environ
+    return _validated(raw, Path(project_dir), path, path, environ, overlay={})
 
 
 def _validated(
@@ -248,14 +263,30 @@ def _validated(
     read_from: Path | None,
     path: Path,
     environ: Mapping[str, str],
+    overlay: Mapping[str, Any] | None = None,
 ) -> Environment:
+    # The MWAA API's changes (spec/overlay.py) apply on top of the file, key by key.
+    name = raw.get("Name")
+    if not (isinstance(name, str) and NAME_PATTERN.fullmatch(name)):
+        name = default_name(project_dir)
+    overlay_file = overlay_path(project_dir, name)
+    if overlay is None:
+        overlay = read_overlay(overlay_file)
+    merged = {**raw, **overlay}
+
     check = _Checker()
-    environment = _build(raw, project_dir, read_from, environ, check)
+    environment = _build(merged, project_dir, read_from, environ, check)
     if check.problems:
         in_file = [p for p in check.problems if not p.startswith(ENV_PREFIX)]
         source = str(read_from) if in_file and read_from else "environment"
         problems = sorted(check.problems, key=_file_order)
-        raise SettingsError(problems, source=source, hint=_hint(path, bool(in_file)))
+        hint = _hint(path, bool(in_file))
+        if overlay:
+            through_api = ", ".join(overlay)
+            hint += f" {through_api} came through the MWAA API. {removal_hint(overlay_file)}"
+        raise SettingsError(problems, source=source, hint=hint)
+    if overlay:
+        environment = replace(environment, overlay_file=overlay_file, overlay_keys=tuple(overlay))
     return environment
 
 
@@ -838,6 +869,7 @@ LOCAL_FIELDS: dict[str, Callable[[Any], Any]] = {
     "Bucket": _bucket,
     "BindAddress": _ip_address,
     "WebserverPort": port_number,
+    "ApiPort": port_number,
     "AdminUsername": _text,
     "AdminPassword": _text,
     "StartupScriptTimeout": _positive_seconds,
@@ -888,4 +920,9 @@ def _local_settings(
     for name in ("constraints_mirror", "ca_bundle"):
         if name in values and not values[name].is_absolute():
             values[name] = project_dir / values[name]
+    if values.get("api_port") == values.get("webserver_port", LocalSettings.webserver_port):
+        check.problems.append(
+            f"{LOCAL_KEY}.ApiPort: {values['api_port']} is the WebserverPort too; the MWAA API "
+            "needs a port of its own"
+        )
     return LocalSettings(**values)

@@ -1,5 +1,6 @@
 """Helpers for tests that start real stacks: a project folder, free ports, guaranteed cleanup."""
 
+import contextlib
 import json
 import shutil
 import socket
@@ -10,9 +11,11 @@ from pathlib import Path
 
 import yaml
 
+from mwaa_local.api.process import stop_api
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.objects.rest_client import AirflowApi
 from mwaa_local.runtime.compose import compose_file, compose_tool
+from mwaa_local.spec.settings import load_environment
 from tests.e2e.conftest import Result, run_cli
 
 REPO = Path(__file__).resolve().parents[2]
@@ -64,7 +67,10 @@ class Project:
             return None
 
     def destroy(self) -> None:
-        """Remove the project's containers, volumes and network, whatever state they are in."""
+        """Remove the project's containers, volumes and network, whatever state they are in,
+        and stop its MWAA API process."""
+        with contextlib.suppress(MwaaLocalError):
+            stop_api(load_environment(self.path))
         env_file = self.state / "compose.env"
         if env_file.is_file():
             subprocess.run(
