@@ -87,6 +87,10 @@ def test_startup_script_command(project: Project, component: str, as_json: bool)
     table.add_row("restored (reserved)", ", ".join(report["restored"]) or "-")
     if report["overridden_by_options"]:
         table.add_row("overridden by options", ", ".join(report["overridden_by_options"]))
+    if report.get("ended_by_exec"):
+        table.add_row("shell replaced by exec", report["ended_by_exec"])
+    if report.get("environment_lost"):
+        table.add_row("environment", "[red]not read back: no export reaches the component[/]")
     out.print(table)
     out.print(("[green]OK[/]: " if run.exit_code == 0 else "[red]FAILED[/]: ") + report["summary"])
     sys.exit(run.exit_code)

@@ -162,7 +162,8 @@ def run_test_command(name: str, component: str) -> int:
     if outcome.fatal:
         return 1
     if name == "test-startup-script":
-        return 0 if outcome.startup_script.exit_status in (0, None) else 1
+        script = outcome.startup_script
+        return 0 if script.exit_status in (0, None) and not script.environment_lost else 1
     return 0 if outcome.requirements.get("ok", True) else 1
 
 

@@ -251,5 +251,7 @@ def startup_report(result: StartupScriptResult) -> dict[str, Any]:
         "restored": result.restored,
         "overridden_by_options": result.overridden_by_options,
         "crlf": result.crlf,
+        "ended_by_exec": result.ended_by_exec,
+        "environment_lost": result.environment_lost,
         "summary": result.summary(),
     }
