@@ -125,9 +125,7 @@ def test_pythonpath_is_reserved_from_2_9(version, reserved):
 
 
 def test_the_scripts_own_exit_trap_runs_and_the_exports_are_kept(tmp_path):
-    result, lines, warnings = run(
-        tmp_path, "trap 'echo cleanup saw $?' EXIT\nexport A=1\nexit 3\n"
-    )
+    result, lines, warnings = run(tmp_path, "trap 'echo cleanup saw $?' EXIT\nexport A=1\nexit 3\n")
     assert result.exported == {"A": "1"} and result.exit_status == 3
     assert "cleanup saw 3" in lines
     assert not result.environment_lost and warnings == []
