@@ -241,7 +241,10 @@ def requirements_cell(report: dict | None) -> str:
 def sync_cell(report: dict | None) -> str:
     if not report:
         return "-"
-    return "ok" if report.get("ok") else f"[red]{report.get('error')}[/]"
+    if not report.get("ok"):
+        return f"[red]{report.get('error')}[/]"
+    skipped = report.get("skipped") or {}
+    return f"[yellow]ok, skipped unreadable: {', '.join(sorted(skipped))}[/]" if skipped else "ok"
 
 
 @click.command("logs")

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from mwaa_local.container import migration_marker, paths
-from mwaa_local.container.dag_sync import sync_once
+from mwaa_local.container.dag_sync import skipped_warnings, sync_once
 from mwaa_local.container.services import check_database, check_redis, wait_for
 from mwaa_local.container.start_sequence import SequenceSettings, run_start_sequence, startup_report
 from mwaa_local.errors import MwaaLocalError
@@ -80,11 +80,14 @@ def sync_dags(settings: SequenceSettings) -> None:
             f"{outcome['error']} as user airflow (uid {os.getuid()}): make the project folder "
             "readable by others (chmod o+rX)"
         )
+    for warning in skipped_warnings(outcome):
+        log.warning("%s", warning.removeprefix("WARNING "))
     log.info(
-        "synced %s: %d copied, %d deleted",
+        "synced %s: %d copied, %d deleted, %d skipped",
         settings.bucket / settings.dag_path,
         len(outcome["copied"]),
         len(outcome["deleted"]),
+        len(outcome["skipped"]),
     )
 
 

@@ -157,20 +157,42 @@ def test_the_s3_mirror_copies_changes_and_deletions_only_in_the_dag_folder(s3, t
     bucket = S3Bucket("s3://airflow-test/env", client=s3)
     (tmp_path / "keep.txt").write_text("mine")
     first = mirror_once(bucket, "dags", tmp_path)
-    assert first == {"ok": True, "copied": ["a.py", "sub/b.py"], "deleted": []}
+    assert first == {"ok": True, "copied": ["a.py", "sub/b.py"], "deleted": [], "skipped": {}}
     assert (tmp_path / "dags" / "sub" / "b.py").read_text() == "# b\n"
     assert not (tmp_path / "requirements.txt").exists()
 
     s3.delete_object(Bucket="airflow-test", Key="env/dags/a.py")
     s3.put_object(Bucket="airflow-test", Key="env/dags/sub/b.py", Body=b"# b2\n")
     second = mirror_once(bucket, "dags", tmp_path)
-    assert second == {"ok": True, "copied": ["sub/b.py"], "deleted": ["a.py"]}
+    assert second == {"ok": True, "copied": ["sub/b.py"], "deleted": ["a.py"], "skipped": {}}
     assert (tmp_path / "keep.txt").read_text() == "mine"
 
     gone = S3Bucket("s3://no-such-bucket/env", client=s3)
     outcome = mirror_once(gone, "dags", tmp_path)
     assert outcome["ok"] is False and "no-such-bucket" in outcome["error"]
     assert (tmp_path / "dags" / "sub" / "b.py").read_text() == "# b2\n"  # last copy kept
+
+
+class GoneAfterListing(S3Bucket):
+    """A bucket where one object is deleted between the listing and the download."""
+
+    def list_keys(self, prefix: str) -> dict[str, str]:
+        found = super().list_keys(prefix)
+        self.client.delete_object(Bucket=self.name, Key=f"{self.prefix}dags/gone.py")
+        return found
+
+
+def test_an_object_the_s3_mirror_cannot_read_is_skipped_and_the_rest_mirrored(s3, tmp_path):
+    s3.put_object(Bucket="airflow-test", Key="env/dags/old.py", Body=b"# old\n")
+    mirror_once(S3Bucket("s3://airflow-test/env", client=s3), "dags", tmp_path)
+    s3.delete_object(Bucket="airflow-test", Key="env/dags/old.py")
+    for name in ("a.py", "gone.py", "z.py"):
+        s3.put_object(Bucket="airflow-test", Key=f"env/dags/{name}", Body=b"# x\n")
+    outcome = mirror_once(GoneAfterListing("s3://airflow-test/env", client=s3), "dags", tmp_path)
+    assert outcome["ok"] is True
+    assert outcome["copied"] == ["a.py", "z.py"] and outcome["deleted"] == ["old.py"]
+    assert list(outcome["skipped"]) == ["gone.py"] and "NoSuchKey" in outcome["skipped"]["gone.py"]
+    assert not (tmp_path / "dags" / "old.py").exists()
 
 
 class FakeStack:
