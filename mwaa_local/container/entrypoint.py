@@ -19,6 +19,7 @@ from mwaa_local.container.dag_sync import skipped_warnings, sync_once
 from mwaa_local.container.services import check_database, check_redis, wait_for
 from mwaa_local.container.start_sequence import SequenceSettings, run_start_sequence, startup_report
 from mwaa_local.errors import MwaaLocalError
+from mwaa_local.mwaa.log_streams import report_phase
 
 log = logging.getLogger("mwaa-local")
 
@@ -135,10 +136,15 @@ def start_component(component: str, extra: list[str]) -> None:
         wait_for_services(env)
         sys.exit(migrate_db(env))
     settings = SequenceSettings.from_environ(component, env)
-    sync_dags(settings)
-    outcome = run_start_sequence(settings, env)
-    if outcome.fatal:
-        raise MwaaLocalError(f"{component} cannot start: {outcome.fatal}")
+    try:
+        sync_dags(settings)
+        outcome = run_start_sequence(settings, env)
+        if outcome.fatal:
+            raise MwaaLocalError(f"{component} cannot start: {outcome.fatal}")
+    except MwaaLocalError as e:
+        # What `update` reads back when the component does not come up (environment/update.py).
+        report_phase("start", component, {"ok": False, "error": e.message})
+        raise
     write_component_env(outcome.env)
     start_dag_sync(component, outcome.env)
     wait_for_services(outcome.env)

@@ -11,7 +11,8 @@ from typing import Any
 from mwaa_local.bucket.versions import Objects, ObjectVersion, now
 
 # Statuses an update leaves behind; the others come from the containers (stack.environment_status).
-UPDATE_STATUSES = ("UPDATING", "ROLLING_BACK", "UPDATE_FAILED")
+# UNAVAILABLE: the update failed and so did its rollback (mwaa-behaviour.md 6.3).
+UPDATE_STATUSES = ("UPDATING", "ROLLING_BACK", "UPDATE_FAILED", "UNAVAILABLE")
 ERROR_MESSAGE_MAX = 1024  # mwaa-behaviour.md 6.2: LastUpdate.Error.ErrorMessage <= 1024
 
 
@@ -55,8 +56,8 @@ class EnvironmentRecord:
         os.replace(tmp, path)
 
     def update_status(self) -> str | None:
-        """UPDATING or ROLLING_BACK while the update that set it still runs; UPDATE_FAILED until
-        the next successful update."""
+        """UPDATING or ROLLING_BACK while the update that set it still runs; UPDATE_FAILED (or
+        UNAVAILABLE, when the rollback failed too) until the next successful update."""
         if self.status in ("UPDATING", "ROLLING_BACK"):
             return self.status if _alive(self.updating_pid) else None
         return self.status if self.status in UPDATE_STATUSES else None
@@ -66,14 +67,16 @@ class EnvironmentRecord:
         self.updating_pid = os.getpid()
         self.last_update = {"CreatedAt": now(), "Status": "PENDING", "Source": source}
 
-    def finish_update(self, error_code: str | None = None, message: str = "") -> None:
+    def finish_update(
+        self, error_code: str | None = None, message: str = "", rolled_back: bool = True
+    ) -> None:
         assert self.last_update is not None
         self.updating_pid = None
         if error_code is None:
             self.status = None
             self.last_update["Status"] = "SUCCESS"
             return
-        self.status = "UPDATE_FAILED"
+        self.status = "UPDATE_FAILED" if rolled_back else "UNAVAILABLE"
         self.last_update["Status"] = "FAILED"
         self.last_update["Error"] = {
             "ErrorCode": error_code,

@@ -196,15 +196,27 @@ def test_an_object_the_s3_mirror_cannot_read_is_skipped_and_the_rest_mirrored(s3
 
 
 class FakeStack:
-    """What update_environment uses of a Stack, with components that fail as told."""
+    """What update_environment uses of a Stack, with components that fail as told: `failing`
+    gives a service's start-sequence reports on the new versions, `crashing` the services that do
+    not come up on the new versions, `crashing_on_rollback` those that do not come back."""
 
-    def __init__(self, tmp_path, failing: dict[str, dict]) -> None:
+    def __init__(
+        self,
+        tmp_path,
+        failing: dict[str, dict],
+        crashing: frozenset[str] = frozenset(),
+        crashing_on_rollback: dict[str, dict] | None = None,
+        unreplaceable: frozenset[str] = frozenset(),
+    ) -> None:
         from mwaa_local.runtime.state import StateDir
 
         self.environment = Environment(project_dir=tmp_path)
         self.state = StateDir(tmp_path / ".mwaa-local" / "env")
         self.record_file = self.state.path / "environment.json"
         self.failing = failing
+        self.crashing = crashing
+        self.crashing_on_rollback = crashing_on_rollback or {}
+        self.unreplaceable = unreplaceable
         self.recreated: list[tuple[str, ...]] = []
         self.running: dict[str, str] = {}  # service -> the airflow.env it was created with
         for path in self.state.env_files:
@@ -219,18 +231,38 @@ class FakeStack:
             path.write_text(f"NEW_VERSIONS={path.name}\n")
 
     def recreate(self, services) -> None:
+        on_new = self.state.airflow_env_file.read_text().startswith("NEW_VERSIONS")
+        for service in services:
+            if on_new and service in self.unreplaceable:
+                raise MwaaLocalError(f"`up --detach` failed for env: no such image for {service}")
         self.recreated.append(tuple(services))
         for service in services:
             self.running[service] = self.state.airflow_env_file.read_text()
 
+    def new(self, service: str) -> bool:
+        return self.running.get(service, "").startswith("NEW_VERSIONS")
+
     def wait_until_ready(self, timeout, services=()) -> None:
-        pass
+        from mwaa_local.runtime.stack import ComponentFailed
+
+        for service in services or tuple(self.running):
+            crashed = (
+                service in self.crashing
+                if self.new(service)
+                else (service in self.crashing_on_rollback)
+            )
+            if crashed:
+                raise ComponentFailed(self, service, None)
+
+    def log_tail(self, service: str) -> str:
+        return f"{service}: the last lines of its log"
 
     def phase_reports(self) -> dict:
         return {
             service: self.failing.get(service, {})
-            for service, env in self.running.items()
-            if env.startswith("NEW_VERSIONS")
+            if self.new(service)
+            else self.crashing_on_rollback.get(service, {})
+            for service in self.running
         }
 
 
@@ -261,3 +293,66 @@ def test_a_good_update_applies_the_versions(tmp_path):
     record = stack.record()
     assert record.last_update["Status"] == "SUCCESS" and record.applied == {"requirements": None}
     assert len(stack.recreated) == len(stack.environment.airflow_version.components)
+
+
+def failed_update(stack) -> str:
+    from mwaa_local.environment.update import UpdateFailed, update_environment
+
+    with pytest.raises(UpdateFailed) as failed:
+        update_environment(stack, {"requirements": None}, timeout=1)
+    return failed.value.message
+
+
+@pytest.mark.parametrize(
+    ("phases", "code", "says"),
+    [
+        ({"plugins": {"ok": False, "error": "../escape.py would land outside"}},
+         "PLUGINS_INVALID", "plugins.zip: ../escape.py would land outside"),
+        ({"startup_script": {"ok": False, "summary": "startup script timed out after 5 s"}},
+         "STARTUP_SCRIPT_FAILED", "timed out after 5 s"),
+        ({"start": {"ok": False, "error": "the version store has no file for startup.sh"}},
+         "COMPONENT_FAILED", "no file for startup.sh"),
+        ({}, "COMPONENT_FAILED", "scheduler failed to start"),
+    ],
+)  # fmt: skip
+def test_a_component_that_does_not_come_up_is_rolled_back_with_its_cause(
+    tmp_path, phases, code, says
+):
+    stack = FakeStack(tmp_path, {"scheduler": phases}, crashing=frozenset({"scheduler"}))
+    message = failed_update(stack)
+    assert message.startswith(f"UPDATE_FAILED: {code}: ") and says in message
+    record = stack.record()
+    assert record.status == "UPDATE_FAILED"
+    assert record.last_update["Error"]["ErrorCode"] == code
+    assert not any(stack.new(service) for service in stack.running)  # all rolled back
+
+
+def test_a_component_compose_cannot_replace_is_rolled_back(tmp_path):
+    stack = FakeStack(tmp_path, {}, unreplaceable=frozenset({"scheduler"}))
+    message = failed_update(stack)
+    assert message.startswith("UPDATE_FAILED: COMPONENT_FAILED: scheduler: `up --detach` failed")
+    assert stack.record().status == "UPDATE_FAILED"
+
+
+def test_a_rollback_that_fails_leaves_the_environment_unavailable_with_both_reasons(tmp_path):
+    startup = {"startup_script": {"ok": False, "summary": "startup script timed out after 5 s"}}
+    gone = {"start": {"ok": False, "error": "the version store has no file for startup.sh@abc"}}
+    first = airflow_services_of(tmp_path)[0]
+    stack = FakeStack(
+        tmp_path, {first: startup}, frozenset({first}), crashing_on_rollback={first: gone}
+    )
+    message = failed_update(stack)
+    assert message.startswith("UNAVAILABLE: STARTUP_SCRIPT_FAILED: ")
+    assert "The rollback failed too: " in message and "no file for startup.sh@abc" in message
+    record = stack.record()
+    assert record.status == "UNAVAILABLE" and record.last_update["Status"] == "FAILED"
+    error = record.last_update["Error"]["ErrorMessage"]
+    assert "timed out after 5 s" in error and "no file for startup.sh@abc" in error
+    assert shown_status("UNAVAILABLE", record) == "UNAVAILABLE"
+    assert shown_status("CREATING", record) == "UNAVAILABLE"
+    assert shown_status("STOPPED", record) == "STOPPED"
+    assert shown_status("AVAILABLE", record) == "UPDATE_FAILED"  # fixed by hand since
+
+
+def airflow_services_of(tmp_path) -> tuple[str, ...]:
+    return Environment(project_dir=tmp_path).airflow_version.components
