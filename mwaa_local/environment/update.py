@@ -111,7 +111,8 @@ def start_failure(
     start = phases.get("start", {})
     if start.get("ok") is False:
         return COMPONENT_FAILED, f"{service}: {start.get('error')}"
-    return COMPONENT_FAILED, error.message.split("\n")[0]
+    last = error.log_lines[-1].strip() if error.log_lines else ""
+    return COMPONENT_FAILED, f"{error.what}: {last}" if last else error.what
 
 
 def update_environment(

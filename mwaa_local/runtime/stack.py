@@ -482,6 +482,7 @@ class ComponentFailed(MwaaLocalError):
         else:
             what = f"{service} failed to start ({state.status if state else 'no container'})"
         tail = stack.log_tail(service)
+        self.what, self.log_lines = what, tail.strip().splitlines()
         message = f"{what}. Last lines of its log:\n{tail}" if tail else f"{what}."
         super().__init__(
             message,

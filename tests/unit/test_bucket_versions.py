@@ -312,7 +312,8 @@ def failed_update(stack) -> str:
          "STARTUP_SCRIPT_FAILED", "timed out after 5 s"),
         ({"start": {"ok": False, "error": "the version store has no file for startup.sh"}},
          "COMPONENT_FAILED", "no file for startup.sh"),
-        ({}, "COMPONENT_FAILED", "scheduler failed to start"),
+        ({}, "COMPONENT_FAILED",
+         "scheduler failed to start (no container): scheduler: the last lines of its log"),
     ],
 )  # fmt: skip
 def test_a_component_that_does_not_come_up_is_rolled_back_with_its_cause(
