@@ -5,6 +5,7 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from mwaa_local.errors import MwaaLocalError
 
@@ -17,9 +18,10 @@ def print_json(data: Any) -> None:
 
 
 def render_error(error: MwaaLocalError) -> None:
-    err.print(f"[bold red]Error:[/] {error.message}", markup=True, highlight=False)
+    # Escaped: messages quote logs and settings, where `[logging]` is text, not rich markup.
+    err.print(f"[bold red]Error:[/] {escape(error.message)}", markup=True, highlight=False)
     if error.hint:
-        err.print(f"[yellow]Hint:[/] {error.hint}")
+        err.print(f"[yellow]Hint:[/] {escape(error.hint)}")
 
 
 def warn(message: str) -> None:

@@ -6,6 +6,7 @@ UPDATING -> AVAILABLE, or UPDATING -> ROLLING_BACK -> UPDATE_FAILED with LastUpd
 environment still running on the previous versions (or UNAVAILABLE if even that fails).
 """
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,8 +112,18 @@ def start_failure(
     start = phases.get("start", {})
     if start.get("ok") is False:
         return COMPONENT_FAILED, f"{service}: {start.get('error')}"
-    last = error.log_lines[-1].strip() if error.log_lines else ""
+    last = last_error_line(error.log_lines)
     return COMPONENT_FAILED, f"{error.what}: {last}" if last else error.what
+
+
+def last_error_line(lines: list[str]) -> str:
+    """The log line that most likely says why: the last one naming an error or exception (a
+    traceback's last line), else the last line. A restarted component may have logged more
+    since."""
+    for line in reversed(lines):
+        if re.search(r"(Error|Exception|ERROR|error:)", line):
+            return line.strip()
+    return lines[-1].strip() if lines else ""
 
 
 def update_environment(

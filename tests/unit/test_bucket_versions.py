@@ -357,3 +357,16 @@ def test_a_rollback_that_fails_leaves_the_environment_unavailable_with_both_reas
 
 def airflow_services_of(tmp_path) -> tuple[str, ...]:
     return Environment(project_dir=tmp_path).airflow_version.components
+
+
+def test_the_reason_a_component_failed_is_its_last_error_line():
+    from mwaa_local.environment.update import last_error_line
+
+    lines = [
+        "Traceback (most recent call last):",
+        "airflow.exceptions.AirflowConfigException: `[logging] logging_level` should not be 'NOPE'",
+        "2026-11-26 INFO [mwaa-local] synced /usr/local/mwaa-local/bucket/dags: 1 copied",
+    ]
+    assert last_error_line(lines).startswith("airflow.exceptions.AirflowConfigException")
+    assert last_error_line(["starting", "still starting"]) == "still starting"
+    assert last_error_line([]) == ""

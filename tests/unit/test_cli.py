@@ -90,3 +90,12 @@ def test_reset_db_asks_first_and_deletes_nothing_when_declined(tmp_path):
     assert "Delete the metadata database" in result.output
     assert result.exit_code == 1
     assert "Nothing was deleted" in result.output
+
+
+def test_errors_are_shown_as_written_not_as_markup(capsys):
+    from mwaa_local.cli.output import render_error
+    from mwaa_local.errors import MwaaLocalError
+
+    render_error(MwaaLocalError("`[logging] logging_level` is wrong", hint="match [ -~]+"))
+    shown = capsys.readouterr().err
+    assert "`[logging] logging_level` is wrong" in shown and "match [ -~]+" in shown
