@@ -20,7 +20,14 @@ from mwaa_local.dags.check import (
     run_in_scheduler,
     run_one_off,
 )
-from mwaa_local.dags.report import exit_code, files_table, plugin_lines, summary, write_junit_xml
+from mwaa_local.dags.report import (
+    apply_dag_sync,
+    exit_code,
+    files_table,
+    plugin_lines,
+    summary,
+    write_junit_xml,
+)
 from mwaa_local.runtime.engine import docker_client
 from mwaa_local.runtime.one_off import CommandRun
 from mwaa_local.runtime.stack import Stack
@@ -119,6 +126,7 @@ def check_command(
     add_host_paths(report, host_folder(target, bucket, environment.dag_s3_path))
     if run.phases:
         report["start_sequence"] = run.phases
+    apply_dag_sync(report, run.phases)
     code = max(exit_code(report), 1 if run.exit_code else 0)
     if junit_file is not None:
         write_junit_xml(report, junit_file)

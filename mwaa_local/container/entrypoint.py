@@ -76,6 +76,8 @@ def wait_for_services(env: dict[str, str]) -> None:
 def sync_dags(settings: SequenceSettings) -> None:
     """Copy the bucket's DAG folder into this container's own DAG folder, before anything else."""
     outcome = sync_once(settings.bucket, settings.dag_path, settings.airflow_home / "dags")
+    # On stdout, where one-off commands' callers read it (dags check: what was not checked).
+    report_phase("dag_sync", settings.component, outcome)
     if not outcome["ok"]:
         raise MwaaLocalError(
             f"{outcome['error']} as user airflow (uid {os.getuid()}): make the project folder "

@@ -78,7 +78,7 @@ def run_in_scheduler(
     command = ["python", "-m", "mwaa_local.container.dag_check", *target.arguments()]
     exit_code, stdout, tail = stack.exec_streaming("scheduler", command, on_line)
     where = f"the scheduler container {stack.container_for('scheduler').name}"
-    return CommandRun(exit_code, last_report(stdout, WHAT, tail), where)
+    return CommandRun(exit_code, last_report(stdout, WHAT, tail), where, read_phases(stdout))
 
 
 def run_one_off(

@@ -27,6 +27,7 @@ from typing import Any
 import docker
 
 from mwaa_local.dags.check import CONTAINER_DAGS, CheckTarget, run_one_off
+from mwaa_local.dags.report import apply_dag_sync
 from mwaa_local.dags.report import exit_code as dag_check_exit_code
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.package_requirements.archive import default_plugins_source
@@ -168,6 +169,7 @@ def dag_check_step(
             entry["host_path"] = display_path(folder / entry["file"])
     if run.phases:
         report["start_sequence"] = run.phases
+    apply_dag_sync(report, run.phases)
     code = max(dag_check_exit_code(report), 1 if run.exit_code else 0)
     return {**report, "ok": code == 0, "exit_code": code}
 

@@ -93,6 +93,10 @@ def test_new_changed_and_deleted_files_reach_every_container(airflow2_image, doc
         sync = status["Components"]["worker"]["StartSequence"]["dag_sync"]
         assert sync["ok"] is True and sync["skipped"] == {"private.py": "Permission denied"}
         assert "skipped private.py" in project.cli("logs", "worker", "--tail", "all").output
+        # A DAG check cannot pass while a DAG file was not checked.
+        checked = project.cli("dags", "check", "--json")
+        assert checked.returncode == 1, checked.output
+        assert json.loads(checked.stdout)["not_checked"] == {"private.py": "Permission denied"}
         private.unlink()
 
         # An unreadable bucket leaves the last good copy, and status says why.
