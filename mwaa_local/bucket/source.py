@@ -10,7 +10,7 @@ content's digest, so an unchanged file keeps its version and any edit makes a ne
 import hashlib
 import tempfile
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 from mwaa_local.errors import MwaaLocalError
@@ -158,6 +158,33 @@ class S3Bucket:
 
     def read_key(self, key: str) -> bytes:
         return self.client.get_object(Bucket=self.name, Key=self.prefix + key)["Body"].read()
+
+    def download_folder(self, prefix: str, target: Path) -> dict[str, str]:
+        """Copy every object under `prefix` into `target`, as `aws s3 sync` would: one that
+        cannot be read (or whose key would land outside `target`) is skipped and returned with
+        the reason; the listing itself failing is an error."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        folder = prefix.strip("/")
+        try:
+            names = sorted(self.list_keys(folder))
+        except (BotoCoreError, ClientError) as e:
+            raise self._fail(e, f"list {folder}/") from e
+        skipped = {}
+        for name in names:
+            parts = PurePosixPath(name).parts
+            if not parts or ".." in parts or name.startswith("/"):
+                skipped[name] = "the key would land outside the folder"
+                continue
+            try:
+                content = self.read_key(f"{folder}/{name}")
+            except (BotoCoreError, ClientError) as e:
+                skipped[name] = str(e)
+                continue
+            path = target.joinpath(*parts)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+        return skipped
 
 
 def open_bucket(environment: Environment) -> Bucket:

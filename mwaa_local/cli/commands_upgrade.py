@@ -5,6 +5,7 @@ import sys
 from typing import Any
 
 import click
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -42,6 +43,9 @@ def show_requirements(part: dict[str, Any]) -> None:
 
 
 def show_dag_check(part: dict[str, Any]) -> None:
+    if part.get("ran") is False:
+        out.print(f"[red]NOT RUN[/]: {escape(str(part.get('reason')))}")
+        return
     if part.get("files"):
         out.print(files_table(part))
     for line in plugin_lines(part):
@@ -62,20 +66,24 @@ def lint_table(findings: list[dict[str, Any]]) -> Table:
 
 
 def show_lint(part: dict[str, Any]) -> None:
-    if not part.get("ran"):
-        out.print(f"skipped: {part.get('reason')}", markup=False)
+    if not upgrade_check.applies(part):
+        out.print(f"not needed: {part.get('reason')}", markup=False)
         return
-    if part.get("fatal"):
-        out.print(f"[red]FAILED[/]: {part['fatal']}")
+    if not part.get("ran"):
+        out.print(f"[red]NOT RUN[/]: {escape(str(part.get('reason')))}")
         return
     where = ", ".join(part.get("paths", [])) or "nothing to lint"
     out.print(f"ruff {part['ruff']} --select {part['select']} --preview on {where}", markup=False)
     if part["findings"]:
         out.print(lint_table(part["findings"]))
+    for name, why in sorted((part.get("not_linted") or {}).items()):
+        out.print(f"[red]not linted[/]: {escape(name)} ({escape(why)})")
     line = (
         f"{part['errors']} error(s) (removed or moved in Airflow 3), "
         f"{part['warnings']} warning(s) (still work on 3.x, deprecated)"
     )
+    if part.get("not_linted"):
+        line += f", {len(part['not_linted'])} file(s) not linted"
     out.print(f"{_ok(part)}: {line}")
     if part.get("fixable"):
         paths = " ".join(part.get("fix_paths") or ["PATH"])
@@ -105,7 +113,10 @@ def show(report: dict[str, Any]) -> None:
     if report["ok"]:
         out.print(f"\n[green]OK[/]: the project passes every check for Airflow {report['to']}.")
     else:
-        failed = ", ".join(PART_TITLES[name] for name in report["failed"])
+        failed = ", ".join(
+            PART_TITLES[name] + (" (did not run)" if name in report.get("not_run", ()) else "")
+            for name in report["failed"]
+        )
         out.print(f"\n[red]FAILED[/] for Airflow {report['to']}: {failed}.")
 
 

@@ -370,3 +370,18 @@ def test_the_reason_a_component_failed_is_its_last_error_line():
     assert last_error_line(lines).startswith("airflow.exceptions.AirflowConfigException")
     assert last_error_line(["starting", "still starting"]) == "still starting"
     assert last_error_line([]) == ""
+
+
+def test_download_folder_copies_a_prefix_and_names_what_it_could_not_read(s3, tmp_path):
+    for name in ("a.py", "gone.py", "sub/b.py"):
+        s3.put_object(Bucket="airflow-test", Key=f"env/dags/{name}", Body=b"# x\n")
+    s3.put_object(Bucket="airflow-test", Key="env/dags/../escape.py", Body=b"# x\n")
+    s3.put_object(Bucket="airflow-test", Key="env/requirements.txt", Body=b"six\n")
+    bucket = GoneAfterListing("s3://airflow-test/env", client=s3)
+    skipped = bucket.download_folder("dags", tmp_path / "out")
+    assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob(
+        "*.py")) == ["a.py", "sub/b.py"]  # fmt: skip
+    assert set(skipped) == {"gone.py", "../escape.py"} and "NoSuchKey" in skipped["gone.py"]
+    assert not (tmp_path / "escape.py").exists()
+    with pytest.raises(MwaaLocalError, match="Cannot list dags/ in s3://no-such-bucket"):
+        S3Bucket("s3://no-such-bucket/env", client=s3).download_folder("dags", tmp_path / "x")
