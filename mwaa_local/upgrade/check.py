@@ -74,6 +74,7 @@ def passed(part: dict[str, Any]) -> bool:
     """Ran and found nothing that blocks; a part that does not apply does not count."""
     return not applies(part) or (part.get("ran", True) is not False and bool(part.get("ok")))
 
+
 Echo = Callable[[str], None]
 
 

@@ -13,7 +13,7 @@ from mwaa_local.container.s3_mirror import mirror_once
 from mwaa_local.environment.record import EnvironmentRecord
 from mwaa_local.environment.update import environment_settings, pending_changes, shown_status
 from mwaa_local.errors import MwaaLocalError
-from mwaa_local.spec.settings import Environment
+from mwaa_local.spec.settings import Environment, LocalSettings
 
 
 def project(tmp_path, requirements: str = "six\n"):
@@ -385,3 +385,29 @@ def test_download_folder_copies_a_prefix_and_names_what_it_could_not_read(s3, tm
     assert not (tmp_path / "escape.py").exists()
     with pytest.raises(MwaaLocalError, match="Cannot list dags/ in s3://no-such-bucket"):
         S3Bucket("s3://no-such-bucket/env", client=s3).download_folder("dags", tmp_path / "x")
+
+
+def test_a_one_off_container_gets_an_s3_buckets_dag_folder_or_an_error(s3, tmp_path, monkeypatch):
+    from mwaa_local.runtime import one_off
+
+    s3.put_object(Bucket="airflow-test", Key="env/dags/a.py", Body=b"# a\n")
+    s3.put_object(Bucket="airflow-test", Key="env/dags/gone.py", Body=b"# x\n")
+    environment = Environment(
+        project_dir=tmp_path, local=LocalSettings(bucket="s3://airflow-test/env")
+    )
+    with one_off.bucket_folder(environment) as folder:
+        assert sorted(p.name for p in (folder / "dags").iterdir()) == ["a.py", "gone.py"]
+        assert folder.stat().st_mode & 0o777 == 0o755  # the airflow user reads it
+        assert (folder / "dags" / "a.py").stat().st_mode & 0o777 == 0o644
+    assert not folder.exists()
+    with one_off.bucket_folder(environment, with_dags=False) as folder:
+        assert folder is None  # test-requirements reads no DAGs
+
+    monkeypatch.setattr(
+        one_off, "open_bucket", lambda env: GoneAfterListing(env.local.bucket, client=s3)
+    )
+    with (
+        pytest.raises(MwaaLocalError, match=r"Could not read 1 DAG file\(s\).*gone\.py"),
+        one_off.bucket_folder(environment),
+    ):
+        pass
