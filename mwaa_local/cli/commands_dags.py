@@ -21,7 +21,7 @@ from mwaa_local.dags.check import (
     run_one_off,
 )
 from mwaa_local.dags.report import (
-    apply_dag_sync,
+    apply_start_sequence,
     exit_code,
     files_table,
     plugin_lines,
@@ -126,7 +126,7 @@ def check_command(
     add_host_paths(report, host_folder(target, bucket, environment.dag_s3_path))
     if run.phases:
         report["start_sequence"] = run.phases
-    apply_dag_sync(report, run.phases)
+    apply_start_sequence(report, run.phases)
     code = max(exit_code(report), 1 if run.exit_code else 0)
     if junit_file is not None:
         write_junit_xml(report, junit_file)

@@ -66,10 +66,11 @@ def counts(report: dict[str, Any]) -> dict[str, int]:
     }
 
 
-def apply_dag_sync(report: dict[str, Any], phases: dict[str, dict[str, Any]]) -> None:
-    """The check covers what the DAG sync before it copied: a sync that failed (the check ran on
-    the last copy) or files it could not read (not checked) are named, and the check does not
-    pass."""
+def apply_start_sequence(report: dict[str, Any], phases: dict[str, dict[str, Any]]) -> None:
+    """The check covers what the steps before it left: a DAG sync that failed (the check ran on
+    the last copy), files it could not read (not checked) and a failed requirements install
+    (as on MWAA the DAGs still import, without those packages) are named, and the check does
+    not pass."""
     sync = phases.get("dag_sync") or {}
     if sync.get("ok") is False:
         report["dag_sync_error"] = sync.get("error") or "the DAG sync failed"
@@ -77,9 +78,14 @@ def apply_dag_sync(report: dict[str, Any], phases: dict[str, dict[str, Any]]) ->
     if sync.get("skipped"):
         report["not_checked"] = dict(sync["skipped"])
         report["ok"] = False
+    requirements = phases.get("requirements") or {}
+    if requirements.get("ok") is False:
+        report["requirements_error"] = requirements.get("diagnosis") or "the install failed"
+        report["ok"] = False
 
 
-def sync_problems(report: dict[str, Any]) -> list[str]:
+def start_sequence_problems(report: dict[str, Any]) -> list[str]:
+    """What apply_start_sequence found, one phrase each."""
     problems = []
     if report.get("dag_sync_error"):
         problems.append(f"checked the last copy: {report['dag_sync_error']}")
@@ -87,6 +93,8 @@ def sync_problems(report: dict[str, Any]) -> list[str]:
     if not_checked:
         names = ", ".join(f"{name} ({why})" for name, why in sorted(not_checked.items()))
         problems.append(f"{len(not_checked)} not checked, unreadable in the bucket: {names}")
+    if report.get("requirements_error"):
+        problems.append(f"requirements failed to install: {report['requirements_error']}")
     return problems
 
 
@@ -102,7 +110,7 @@ def summary(report: dict[str, Any]) -> str:
         f"{n['failed']} file(s) with problems",
         f"{n['plugin_errors']} plugin error(s)",
     ]
-    parts += sync_problems(report)
+    parts += start_sequence_problems(report)
     text = f"{'OK' if report.get('ok') else 'FAILED'}: {', '.join(parts)}"
     if report.get("airflow_version"):
         text += f" (Airflow {report['airflow_version']}, import timeout {timeout} s)"

@@ -33,7 +33,7 @@ import docker
 from mwaa_local.bucket.source import open_bucket
 from mwaa_local.bucket.versions import object_key, pinned_version
 from mwaa_local.dags.check import CONTAINER_DAGS, CheckTarget, run_one_off
-from mwaa_local.dags.report import apply_dag_sync
+from mwaa_local.dags.report import apply_start_sequence
 from mwaa_local.dags.report import exit_code as dag_check_exit_code
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.package_requirements.archive import default_plugins_source
@@ -195,7 +195,7 @@ def dag_check_step(
             entry["host_path"] = display_path(folder / entry["file"])
     if run.phases:
         report["start_sequence"] = run.phases
-    apply_dag_sync(report, run.phases)
+    apply_start_sequence(report, run.phases)
     code = max(dag_check_exit_code(report), 1 if run.exit_code else 0)
     return {**report, "ok": code == 0, "exit_code": code}
 

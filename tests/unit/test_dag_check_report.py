@@ -283,3 +283,10 @@ def test_a_clean_check_of_a_partial_sync_does_not_pass(project, monkeypatch, tmp
     report = json.loads(result.stdout)
     assert report["ok"] is False and report["dag_sync_error"] == "the bucket /b cannot be read"
     assert "checked the last copy: the bucket /b cannot be read" in rendering.summary(report)
+
+
+def test_a_clean_check_after_a_failed_requirements_install_does_not_pass(project, monkeypatch):
+    phases = {"requirements": {"ok": False, "diagnosis": "no-such-pkg was not found"}}
+    result, _ = invoke(project, monkeypatch, CLEAN, phases=phases)
+    assert result.exit_code == 1, result.output
+    assert "requirements failed to install: no-such-pkg was not found" in result.stdout
