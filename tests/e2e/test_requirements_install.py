@@ -10,7 +10,6 @@ import textwrap
 import time
 from pathlib import Path
 
-import docker
 import pytest
 
 from mwaa_local.mwaa import requirements as rq
@@ -69,14 +68,10 @@ from mwaa_local.mwaa import requirements as rq
 
 
 @pytest.fixture(scope="module")
-def image(docker_engine, request) -> str:
-    """The locally built 2.10.3 image; built through `mwaa-local build-image` if missing."""
-    tag = f"mwaa-local/airflow:{AIRFLOW2}"
-    try:
-        docker_engine.images.get(tag)
-    except docker.errors.ImageNotFound:
-        request.getfixturevalue("airflow2_image")
-    return tag
+def image(airflow2_image) -> str:
+    """The 2.10.3 image, built (or found current, by its build context's digest) by the session
+    fixture: never an image left over from an older checkout."""
+    return airflow2_image.tag
 
 
 def install(docker_engine, image, tmp_path, files: dict[str, str], imports=(), env=None) -> dict:

@@ -18,6 +18,7 @@ from mwaa_local.errors import MwaaLocalError
 from mwaa_local.spec.settings import load_environment
 from mwaa_local.spec.versions import airflow_version
 from mwaa_local.upgrade import check as upgrade_check
+from tests.required import require
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "upgrade_project"
 
@@ -75,7 +76,12 @@ def has_ruff() -> bool:
     return True
 
 
-needs_ruff = pytest.mark.skipif(not has_ruff(), reason="ruff is not installed")
+@pytest.fixture
+def ruff_installed() -> None:
+    require(has_ruff(), "ruff is not installed (mwaa-local depends on it)")
+
+
+needs_ruff = pytest.mark.usefixtures("ruff_installed")
 
 
 # --- ruff's JSON ------------------------------------------------------------------------------
