@@ -201,9 +201,14 @@ def test_command(
     """
     run = run_test(project, dag_test.DagTestRequest(dag_id, conf, logical_date))
     dag_test.raise_for_report(run)
+    problems, no_pass = dag_test.start_sequence_problems(run)
+    for problem in problems:
+        warn(problem)
     colour = "green" if dag_test.succeeded(run) else "red"
     err.print(f"[{colour}]{dag_test.summary(run)}[/]", highlight=False)
-    sys.exit(0 if dag_test.succeeded(run) else 1)
+    if no_pass and dag_test.succeeded(run):
+        err.print("[red]FAILED[/]: the run used the last copy of the DAG folder, not the bucket's")
+    sys.exit(0 if dag_test.succeeded(run) and not no_pass else 1)
 
 
 COMMANDS = (dags,)

@@ -92,7 +92,9 @@ def start_sequence_problems(report: dict[str, Any]) -> list[str]:
     not_checked = report.get("not_checked") or {}
     if not_checked:
         names = ", ".join(f"{name} ({why})" for name, why in sorted(not_checked.items()))
-        problems.append(f"{len(not_checked)} not checked, unreadable in the bucket: {names}")
+        problems.append(
+            f"{len(not_checked)} file(s) unreadable in the bucket, not synced or checked: {names}"
+        )
     if report.get("requirements_error"):
         problems.append(f"requirements failed to install: {report['requirements_error']}")
     return problems

@@ -10,7 +10,10 @@ from typing import Any
 
 import docker
 
+from mwaa_local.dags.report import apply_start_sequence
+from mwaa_local.dags.report import start_sequence_problems as report_problems
 from mwaa_local.errors import MwaaLocalError
+from mwaa_local.mwaa.log_streams import read_phases
 from mwaa_local.objects.rest_client import AirflowApiError
 from mwaa_local.runtime.line_stream import LineStream
 from mwaa_local.runtime.one_off import ONE_OFF, CommandRun, last_report
@@ -93,7 +96,7 @@ def run_in_scheduler(
     command = [*MODULE, *request.arguments()]
     exit_code, stdout, tail = stack.exec_streaming("scheduler", command, on_line)
     where = f"the scheduler container {stack.container_for('scheduler').name}"
-    return CommandRun(exit_code, last_report(stdout, WHAT, tail), where)
+    return CommandRun(exit_code, last_report(stdout, WHAT, tail), where, read_phases(stdout))
 
 
 def run_one_off(
@@ -106,7 +109,16 @@ def run_one_off(
     command = [ONE_OFF_COMMAND, *request.arguments()]
     exit_code, stdout = run_one_off_container(client, environment, command, stderr)
     report = last_report(stdout, WHAT, "\n".join(stderr.tail))
-    return CommandRun(exit_code, report, f"{ONE_OFF} with a throwaway SQLite database")
+    where = f"{ONE_OFF} with a throwaway SQLite database"
+    return CommandRun(exit_code, report, where, read_phases(stdout))
+
+
+def start_sequence_problems(run: CommandRun) -> tuple[list[str], bool]:
+    """What went wrong before the run (named), and whether it makes a successful run no pass:
+    a DAG sync that failed means the run used the last copy of the DAG folder."""
+    found: dict[str, Any] = {}
+    apply_start_sequence(found, run.phases)
+    return report_problems(found), bool(found.get("dag_sync_error"))
 
 
 def not_found_hint(report: dict[str, Any]) -> str:

@@ -271,8 +271,8 @@ def test_a_clean_check_of_a_partial_sync_does_not_pass(project, monkeypatch, tmp
     assert result.exit_code == 1, result.output
     assert "FAILED: 1 file(s)" in result.stdout
     assert (
-        "2 not checked, unreadable in the bucket: private.py (Permission denied), "
-        "team/ (Permission denied)"
+        "2 file(s) unreadable in the bucket, not synced or checked: "
+        "private.py (Permission denied), team/ (Permission denied)"
     ) in result.stdout
     failures = ET.parse(junit).getroot().findall(".//failure")
     assert sorted(f.get("message") for f in failures) == ["not checked: Permission denied"] * 2

@@ -116,7 +116,7 @@ def test_args_pass_through_to_pytest(tmp_path, monkeypatch):
         ({"requirements": {"ok": False, "diagnosis": "boto3 conflicts"}},
          "requirements failed to install: boto3 conflicts"),
         ({"dag_sync": {"ok": True, "skipped": {"private.py": "Permission denied"}}},
-         "1 not checked, unreadable in the bucket: private.py (Permission denied)"),
+         "1 file(s) unreadable in the bucket, not synced or checked: private.py"),
     ],
 )  # fmt: skip
 def test_passing_tests_after_a_broken_start_sequence_do_not_pass(
