@@ -27,7 +27,7 @@ RUNNER = textwrap.dedent(
     import json, os, subprocess, sys
     from pathlib import Path
     from mwaa_local.container import requirements_install as ri
-from mwaa_local.mwaa import requirements as rq
+    from mwaa_local.mwaa import requirements as rq
 
     env = dict(os.environ)
     plan = rq.plan_install(
