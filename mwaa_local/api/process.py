@@ -125,7 +125,7 @@ def ensure_api(environment: Environment) -> tuple[ApiProcess, bool]:
         return current, False
     if current:
         stop_api(environment)
-    if not port_free(BIND_HOST, port):
+    if not _port_frees_up(port):
         raise MwaaLocalError(
             f"Port {port} on {BIND_HOST} is in use, so the MWAA API cannot start.", hint=PORT_HINT
         )
@@ -161,6 +161,18 @@ def ensure_api(environment: Environment) -> tuple[ApiProcess, bool]:
     raise MwaaLocalError(
         f"The MWAA API did not answer within {START_TIMEOUT_SECONDS} s.", hint=f"Its log: {logs}"
     )
+
+
+def _port_frees_up(port: int, seconds: float = 3.0) -> bool:
+    """Whether the port is free now or within a few seconds: a process that was just killed
+    has released its memory (its /proc cmdline reads empty) before the kernel closes its
+    listening socket."""
+    deadline = time.monotonic() + seconds
+    while not port_free(BIND_HOST, port):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 def _tail(path: Path) -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from mwaa_local.bucket.keys import key_problem, path_inside
 from mwaa_local.errors import MwaaLocalError, MwaaLocalWarning
 from mwaa_local.mwaa.plugins import folder_members, write_zip
 from mwaa_local.spec.settings import S3_SCHEME, Environment
@@ -176,6 +177,34 @@ class S3Bucket:
 
     def read_key(self, key: str) -> bytes:
         return self.client.get_object(Bucket=self.name, Key=self.prefix + key)["Body"].read()
+
+    def download_folder(self, prefix: str, target: Path) -> dict[str, str]:
+        """Copy every object under `prefix` into `target`, as `aws s3 sync` would: one that
+        cannot be read (or whose key would land outside `target`) is skipped and returned with
+        the reason; the listing itself failing is an error."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        folder = prefix.strip("/")
+        try:
+            names = sorted(self.list_keys(folder))
+        except (BotoCoreError, ClientError) as e:
+            raise self._fail(e, f"list {folder}/") from e
+        skipped = {}
+        for name in names:
+            problem = key_problem(name)
+            if problem:
+                skipped[name] = problem
+                continue
+            try:
+                content = self.read_key(f"{folder}/{name}")
+            except (BotoCoreError, ClientError) as e:
+                skipped[name] = str(e)
+                continue
+            target.mkdir(parents=True, exist_ok=True)
+            path = path_inside(target, name)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path_inside(target, name).write_bytes(content)  # the folders made, checked again
+        return skipped
 
 
 def open_bucket(environment: Environment) -> Bucket:

@@ -20,7 +20,14 @@ from mwaa_local.dags.check import (
     run_in_scheduler,
     run_one_off,
 )
-from mwaa_local.dags.report import exit_code, files_table, plugin_lines, summary, write_junit_xml
+from mwaa_local.dags.report import (
+    apply_start_sequence,
+    exit_code,
+    files_table,
+    plugin_lines,
+    summary,
+    write_junit_xml,
+)
 from mwaa_local.runtime.engine import docker_client
 from mwaa_local.runtime.one_off import CommandRun
 from mwaa_local.runtime.stack import Stack
@@ -118,6 +125,7 @@ def check_command(
     add_host_paths(report, host_folder(target, bucket, environment.dag_s3_path))
     if run.phases:
         report["start_sequence"] = run.phases
+    apply_start_sequence(report, run.phases)
     code = max(exit_code(report), 1 if run.exit_code else 0)
     if junit_file is not None:
         write_junit_xml(report, junit_file)
@@ -192,9 +200,19 @@ def test_command(
     """
     run = run_test(project, dag_test.DagTestRequest(dag_id, conf, logical_date))
     dag_test.raise_for_report(run)
+    problems, no_pass = dag_test.start_sequence_problems(run)
+    for problem in problems:
+        warn(problem)
     colour = "green" if dag_test.succeeded(run) else "red"
     err.print(styled(dag_test.summary(run), colour))
-    sys.exit(0 if dag_test.succeeded(run) else 1)
+    if no_pass and dag_test.succeeded(run):
+        err.print(
+            line(
+                ("FAILED", "red"),
+                ": the run used the last copy of the DAG folder, not the bucket's",
+            )
+        )
+    sys.exit(0 if dag_test.succeeded(run) and not no_pass else 1)
 
 
 COMMANDS = (dags,)

@@ -8,7 +8,7 @@ from rich.table import Table
 
 from mwaa_local.cli.commands_image import ensure_image
 from mwaa_local.cli.commands_settings import Project
-from mwaa_local.cli.output import err, line, out, print_json, print_table
+from mwaa_local.cli.output import err, line, out, print_json, print_table, styled
 from mwaa_local.runtime.engine import docker_client
 from mwaa_local.runtime.one_off import CommandRun, run_test_command
 
@@ -94,6 +94,12 @@ def test_startup_script_command(project: Project, component: str, as_json: bool)
     table.add_row("restored (reserved)", ", ".join(report["restored"]) or "-")
     if report["overridden_by_options"]:
         table.add_row("overridden by options", ", ".join(report["overridden_by_options"]))
+    if report.get("ended_by_exec"):
+        table.add_row("shell replaced by exec", report["ended_by_exec"])
+    if report.get("environment_lost"):
+        table.add_row(
+            "environment", styled("not read back: no export reaches the component", "red")
+        )
     print_table(table)
     verdict = ("OK", "green") if run.exit_code == 0 else ("FAILED", "red")
     out.print(line(verdict, ": ", report["summary"]))

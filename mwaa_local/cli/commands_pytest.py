@@ -6,8 +6,8 @@ import click
 
 from mwaa_local.cli.commands_image import ensure_image
 from mwaa_local.cli.commands_settings import Project
-from mwaa_local.cli.output import err
-from mwaa_local.dags.project_tests import run_pytest, tests_folder
+from mwaa_local.cli.output import err, line, warn
+from mwaa_local.dags.project_tests import run_pytest, start_sequence_problems, tests_folder
 from mwaa_local.runtime.engine import docker_client
 
 
@@ -39,6 +39,16 @@ def pytest_command(project: Project, args: tuple[str, ...]) -> None:
     ensure_image(project, environment.airflow_version, client)
     err.print("Running tests/ with pytest in a one-off container (start sequence first) ...")
     run = run_pytest(client, environment, args, print_line)
+    problems = start_sequence_problems(run)
+    for problem in problems:
+        warn(problem)
+    if problems and run.exit_code == 0:
+        err.print(
+            line(
+                ("FAILED", "red"), ": the tests passed, but the start sequence before them did not"
+            )
+        )
+        sys.exit(1)
     sys.exit(run.exit_code)
 
 

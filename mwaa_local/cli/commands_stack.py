@@ -396,7 +396,7 @@ def sync_cell(report: dict | None) -> str | Text:
     skipped = report.get("skipped") or {}
     if skipped:
         return line(
-            "ok; ", (f"{len(skipped)} key(s) skipped: {', '.join(sorted(skipped))}", "yellow")
+            ("ok; ", ""), (f"{len(skipped)} skipped: {', '.join(sorted(skipped))}", "yellow")
         )
     return "ok"
 

@@ -42,6 +42,9 @@ def show_requirements(part: dict[str, Any]) -> None:
 
 
 def show_dag_check(part: dict[str, Any]) -> None:
+    if part.get("ran") is False:
+        out.print(line(("NOT RUN", "red"), f": {part.get('reason')}"))
+        return
     if part.get("files"):
         out.print(files_table(part))
     for text in plugin_lines(part):
@@ -62,8 +65,11 @@ def lint_table(findings: list[dict[str, Any]]) -> Table:
 
 
 def show_lint(part: dict[str, Any]) -> None:
+    if not upgrade_check.applies(part):
+        out.print(f"not needed: {part.get('reason')}")
+        return
     if not part.get("ran"):
-        out.print(f"skipped: {part.get('reason')}")
+        out.print(line(("NOT RUN", "red"), f": {part.get('reason')}"))
         return
     if part.get("fatal"):
         out.print(line(("FAILED", "red"), f": {part['fatal']}"))
@@ -72,10 +78,14 @@ def show_lint(part: dict[str, Any]) -> None:
     out.print(f"ruff {part['ruff']} --select {part['select']} --preview on {where}")
     if part["findings"]:
         out.print(lint_table(part["findings"]))
+    for name, why in sorted((part.get("not_linted") or {}).items()):
+        out.print(line(("not linted", "red"), f": {name} ({why})"))
     counts = (
         f"{part['errors']} error(s) (removed or moved in Airflow 3), "
         f"{part['warnings']} warning(s) (still work on 3.x, deprecated)"
     )
+    if part.get("not_linted"):
+        counts += f", {len(part['not_linted'])} file(s) not linted"
     out.print(line(_ok(part), f": {counts}"))
     if part.get("fixable"):
         paths = " ".join(part.get("fix_paths") or ["PATH"])
@@ -107,7 +117,10 @@ def show(report: dict[str, Any]) -> None:
             )
         )
     else:
-        failed = ", ".join(PART_TITLES[name] for name in report["failed"])
+        failed = ", ".join(
+            PART_TITLES[name] + (" (did not run)" if name in report.get("not_run", ()) else "")
+            for name in report["failed"]
+        )
         out.print(line("\n", ("FAILED", "red"), f" for Airflow {report['to']}: {failed}."))
 
 

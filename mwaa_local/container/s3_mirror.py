@@ -1,7 +1,9 @@
 """The bucket-sync container of an environment whose bucket is s3://: it mirrors the bucket's DAG
 folder into a volume the Airflow containers mount as their bucket, so their own DAG sync works
 as with a folder. New and changed objects are downloaded (by ETag), deleted ones removed; an
-unreachable bucket leaves the last good mirror in place and the error is reported for `status`.
+unreachable bucket leaves the last good mirror in place and the error is reported for `status`;
+an object that cannot be read is skipped and named, and the rest is mirrored, as `aws s3 sync`
+goes on.
 
 `python -m mwaa_local.container.s3_mirror [--once]`, with MWAA_LOCAL_S3_BUCKET_URL,
 MWAA_LOCAL_S3_ENDPOINT_URL, MWAA_LOCAL_DAG_S3_PATH and the AWS credentials in the environment.
@@ -35,7 +37,7 @@ def mirror_once(bucket: S3Bucket, dag_path: str, root: Path) -> dict:
     target = root / dag_path
     manifest_file = root / MANIFEST
     known = read_manifest(manifest_file, target)
-    copied, deleted, skipped, unread = [], [], {}, {}
+    copied, deleted, skipped = [], [], {}
     folder_key = f"{bucket.prefix}{dag_path.strip('/')}/"
     # Deletions first, so a key that became a folder of keys (or back) is written in one pass.
     for name in sorted(set(known) - set(wanted)):
@@ -59,7 +61,8 @@ def mirror_once(bucket: S3Bucket, dag_path: str, root: Path) -> dict:
         try:
             content = bucket.read_key(f"{dag_path.strip('/')}/{name}")
         except Exception as e:  # one unreadable object must not stop the others, or deletions
-            unread[name] = str(e)
+            # Skipped, as `aws s3 sync` goes on; its old ETag stays, so the next pass tries again.
+            skipped[folder_key + name] = f"it cannot be read: {e}"
             continue
         try:
             _write(target, name, content)
@@ -68,18 +71,10 @@ def mirror_once(bucket: S3Bucket, dag_path: str, root: Path) -> dict:
             continue
         known[name] = etag
         copied.append(name)
-    # Saved whatever happened above: what was copied and deleted stays known, and an unread
-    # object keeps its old ETag, so the next pass tries it again.
     tmp = manifest_file.with_name(f".{manifest_file.name}.tmp")
     tmp.write_text(json.dumps(known))
     tmp.replace(manifest_file)
-    outcome = {"ok": not unread, "copied": copied, "deleted": deleted, "skipped": skipped}
-    if unread:
-        first, reason = next(iter(sorted(unread.items())))
-        more = f" (and {len(unread) - 1} more)" if len(unread) > 1 else ""
-        outcome["error"] = f"cannot read {first}{more}: {reason}"
-        outcome["unread"] = sorted(unread)
-    return outcome
+    return {"ok": True, "copied": copied, "deleted": deleted, "skipped": skipped}
 
 
 def read_manifest(manifest_file: Path, target: Path) -> dict[str, str]:

@@ -221,6 +221,23 @@ def install_requirements(
         stream.close()
 
 
+def missing_objects(settings: SequenceSettings) -> str | None:
+    """The applied objects whose files are gone from the version store, named; None if none."""
+    files = {
+        "plugins": settings.plugins_file,
+        "startup_script": settings.startup_script_file,
+        "requirements": settings.requirements_file,
+    }
+    missing = [
+        f"{settings.labels.get(kind) or kind} ({path})"
+        for kind, path in files.items()
+        if path is not None and not path.is_file()
+    ]
+    if not missing:
+        return None
+    return "the version store has no file for " + ", ".join(missing)
+
+
 def run_start_sequence(
     settings: SequenceSettings,
     environ: Mapping[str, str],
@@ -231,6 +248,9 @@ def run_start_sequence(
     env = dict(environ)
     env["MWAA_AIRFLOW_COMPONENT"] = env.get("MWAA_AIRFLOW_COMPONENT", settings.component)
     outcome = SequenceOutcome(env=env)
+    outcome.fatal = missing_objects(settings)
+    if outcome.fatal:
+        return outcome
     if "plugins" in steps:
         done = _timed("plugins")
         try:
@@ -272,5 +292,7 @@ def startup_report(result: StartupScriptResult) -> dict[str, Any]:
         "restored": result.restored,
         "overridden_by_options": result.overridden_by_options,
         "crlf": result.crlf,
+        "ended_by_exec": result.ended_by_exec,
+        "environment_lost": result.environment_lost,
         "summary": result.summary(),
     }

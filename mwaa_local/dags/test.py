@@ -10,6 +10,8 @@ from typing import Any
 
 import docker
 
+from mwaa_local.dags.report import apply_start_sequence
+from mwaa_local.dags.report import start_sequence_problems as report_problems
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.objects.rest_client import AirflowApiError
 from mwaa_local.runtime.one_off import (
@@ -105,6 +107,14 @@ def run_one_off(
     command = [ONE_OFF_COMMAND, *request.arguments()]
     where = f"{ONE_OFF} with a throwaway SQLite database"
     return report_in_one_off(client, environment, command, WHAT, on_line, where=where)
+
+
+def start_sequence_problems(run: CommandRun) -> tuple[list[str], bool]:
+    """What went wrong before the run (named), and whether it makes a successful run no pass:
+    a DAG sync that failed means the run used the last copy of the DAG folder."""
+    found: dict[str, Any] = {}
+    apply_start_sequence(found, run.phases)
+    return report_problems(found), bool(found.get("dag_sync_error"))
 
 
 def not_found_hint(report: dict[str, Any]) -> str:

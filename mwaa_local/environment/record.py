@@ -12,7 +12,8 @@ from mwaa_local.bucket.versions import Objects, ObjectVersion, now
 from mwaa_local.runtime.state import atomic_write, damaged, read_json
 
 # Statuses an update leaves behind; the others come from the containers (stack.environment_status).
-UPDATE_STATUSES = ("UPDATING", "ROLLING_BACK", "UPDATE_FAILED")
+# UNAVAILABLE: the update failed and so did its rollback (mwaa-behaviour.md 6.3).
+UPDATE_STATUSES = ("UPDATING", "ROLLING_BACK", "UPDATE_FAILED", "UNAVAILABLE")
 ERROR_MESSAGE_MAX = 1024  # mwaa-behaviour.md 6.2: LastUpdate.Error.ErrorMessage <= 1024
 
 
@@ -70,8 +71,9 @@ class EnvironmentRecord:
         return self.status in ("UPDATING", "ROLLING_BACK") and not _alive(self.updating_pid)
 
     def update_status(self) -> str | None:
-        """UPDATING or ROLLING_BACK while the update that set it still runs; UPDATE_FAILED until
-        the next successful update, and for an update that was interrupted."""
+        """UPDATING or ROLLING_BACK while the update that set it still runs; UPDATE_FAILED (or
+        UNAVAILABLE, when the rollback failed too) until the next successful update, and
+        UPDATE_FAILED for an update that was interrupted."""
         if self.interrupted:
             return "UPDATE_FAILED"
         return self.status if self.status in UPDATE_STATUSES else None
@@ -83,14 +85,16 @@ class EnvironmentRecord:
         if worker_replacement_strategy:
             self.last_update["WorkerReplacementStrategy"] = worker_replacement_strategy
 
-    def finish_update(self, error_code: str | None = None, message: str = "") -> None:
+    def finish_update(
+        self, error_code: str | None = None, message: str = "", rolled_back: bool = True
+    ) -> None:
         assert self.last_update is not None
         self.updating_pid = None
         if error_code is None:
             self.status = None
             self.last_update["Status"] = "SUCCESS"
             return
-        self.status = "UPDATE_FAILED"
+        self.status = "UPDATE_FAILED" if rolled_back else "UNAVAILABLE"
         self.last_update["Status"] = "FAILED"
         self.last_update["Error"] = {
             "ErrorCode": error_code,

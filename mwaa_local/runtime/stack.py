@@ -581,12 +581,12 @@ class Stack:
         self, service: str, command: list[str], on_line: Callable[[str], None]
     ) -> tuple[int, str, str]:
         """Run `command` in a component's container with the component's environment, after a
-        DAG sync; stream its stderr to `on_line`; return its exit code, its stdout and the last
-        lines of its stderr."""
+        DAG sync; stream its stderr to `on_line`; return its exit code, its stdout (the sync's
+        report line first) and the last lines of its stderr."""
         container = self.container_for(service)
         script = (
             f"[ -f {paths.COMPONENT_ENV_FILE} ] && . {paths.COMPONENT_ENV_FILE}; "
-            'python -m mwaa_local.container.dag_sync --once >&2; exec "$@"'
+            'python -m mwaa_local.container.dag_sync --once; exec "$@"'
         )
         api = self.client.api
         exec_id = api.exec_create(container.id, ["bash", "-c", script, "mwaa-local", *command])
@@ -744,6 +744,7 @@ class ComponentFailed(MwaaLocalError):
         else:
             what = f"{service} failed to start ({state.status if state else 'no container'})"
         tail = stack.log_tail(service)
+        self.what, self.log_lines = what, tail.strip().splitlines()
         message = f"{what}. Last lines of its log:\n{tail}" if tail else f"{what}."
         super().__init__(
             message,

@@ -85,7 +85,8 @@ AIRFLOW_UID = 1000  # the image's airflow user
 
 @pytest.fixture(scope="module")
 def image(airflow2_image) -> str:
-    """The 2.10.3 image of this tree (git included), built through `mwaa-local build-image`."""
+    """The 2.10.3 image, built (or found current, by its build context's digest) by the session
+    fixture: never an image left over from an older checkout."""
     return airflow2_image.tag
 
 

@@ -104,6 +104,14 @@ def test_an_s3_bucket_with_pinned_versions_and_dag_sync(
         assert updated.returncode == 0, updated.output
         assert project.status()["Applied"]["RequirementsS3Path"].endswith(f"@{v2[:12]}")
 
+        # A one-off container checks the bucket's DAG folder, downloaded from S3 (here through
+        # upgrade-check, whose lint does not apply within Airflow 3).
+        checked = project.cli("upgrade-check", "--to", airflow3_image.version, "--json")
+        assert checked.returncode == 0, checked.output
+        report = json.loads(checked.stdout)
+        assert [f["file"] for f in report["dag_check"]["files"]] == ["mwaa_local_example.py"]
+        assert report["lint"]["applies"] is False and report["not_run"] == []
+
         # The credentials were handed over in memory only.
         secret = CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
         for path in Path(project.path).rglob("*"):

@@ -218,6 +218,17 @@ def test_test_startup_script_reports_exports_and_status(airflow2_image):
         assert result.returncode == 1
         report = json.loads(result.stdout)["startup_script"]
         assert report["exit_status"] == 4 and report["exported"] == ["STAGE"]
+
+        # The script's own EXIT trap, or a final exec, does not lose its exports.
+        script.write_text("set -e\ntrap 'echo cleaning up' EXIT\nexport STAGE=dev\nexit 3\n")
+        result = project.cli("test-startup-script", "--json")
+        report = json.loads(result.stdout)["startup_script"]
+        assert report["exit_status"] == 3 and report["exported"] == ["STAGE"], report
+        assert not report["environment_lost"]
+        script.write_text("export STAGE=dev\nexec true\n")
+        result = project.cli("test-startup-script")
+        assert result.returncode == 0, result.output
+        assert "STAGE" in result.stdout and "line 2: exec true" in result.stdout
     finally:
         project.destroy()
 

@@ -115,3 +115,12 @@ def test_status_says_plainly_when_a_comment_disabled_the_constraints():
         f"Requirements: {where} is a comment containing `-c ` or `--constraint `"
     )
     assert "does NOT add the Airflow constraints" in text
+
+
+def test_errors_are_shown_as_written_not_as_markup(capsys):
+    from mwaa_local.cli.output import render_error
+    from mwaa_local.errors import MwaaLocalError
+
+    render_error(MwaaLocalError("`[logging] logging_level` is wrong", hint="match [ -~]+"))
+    shown = capsys.readouterr().err
+    assert "`[logging] logging_level` is wrong" in shown and "match [ -~]+" in shown

@@ -8,8 +8,9 @@ import pytest
 from mwaa_local.errors import ConstraintsError
 from mwaa_local.mwaa import constraints
 from mwaa_local.spec.versions import airflow_version
+from tests.required import SHARED_CONSTRAINTS, require
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "constraints"
+SHARED = SHARED_CONSTRAINTS
 V = airflow_version("3.0.6")
 
 
@@ -83,10 +84,10 @@ def test_essential_pins_fix_airflow_itself(version):
     assert any(line.startswith("celery==") for line in text.splitlines())
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="shared/constraints is not beside the checkout")
 def test_shared_mirror_holds_every_supported_version():
     from mwaa_local.spec.versions import SUPPORTED
 
+    require(SHARED.is_dir(), f"{SHARED} is not beside the checkout")
     for version in SUPPORTED:
         assert constraints.official_constraints(version, SHARED, Path("/nonexistent"))
 

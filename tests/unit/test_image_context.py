@@ -7,8 +7,6 @@ from mwaa_local.errors import MwaaLocalError
 from mwaa_local.runtime import image
 from mwaa_local.spec.versions import airflow_version
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "constraints"
-
 
 def mirror(tmp_path: Path, version: str, python: str) -> Path:
     path = tmp_path / "mirror" / f"constraints-{version}" / f"constraints-{python}.txt"

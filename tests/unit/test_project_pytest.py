@@ -108,3 +108,30 @@ def test_args_pass_through_to_pytest(tmp_path, monkeypatch):
     result = CliRunner().invoke(group, args, obj=Project(Path(tmp_path), None))
     assert result.exit_code == 5, result.output
     assert seen["args"] == ("-x", "--tb=short", "-k", "dags and not slow", "tests/test_a.py::t")
+
+
+@pytest.mark.parametrize(
+    ("phases", "says"),
+    [
+        ({"requirements": {"ok": False, "diagnosis": "boto3 conflicts"}},
+         "requirements failed to install: boto3 conflicts"),
+        ({"dag_sync": {"ok": True, "skipped": {"private.py": "Permission denied"}}},
+         "1 file(s) unreadable in the bucket, not synced or checked: private.py"),
+    ],
+)  # fmt: skip
+def test_passing_tests_after_a_broken_start_sequence_do_not_pass(
+    tmp_path, monkeypatch, phases, says
+):
+    (tmp_path / "tests").mkdir()
+    monkeypatch.setattr(commands_pytest, "docker_client", lambda: None)
+    monkeypatch.setattr(commands_image, "find_image", lambda client, build, cache: object())
+    monkeypatch.setattr(
+        commands_pytest,
+        "run_pytest",
+        lambda client, environment, args, on_line: CommandRun(0, {"exit_code": 0}, phases=phases),
+    )
+    group = click.Group(commands={"pytest": commands_pytest.pytest_command})
+    result = CliRunner().invoke(group, ["pytest"], obj=Project(Path(tmp_path), None))
+    assert result.exit_code == 1, result.output
+    assert says in result.output
+    assert "the tests passed, but the start sequence before them did not" in result.output
