@@ -37,7 +37,11 @@ CLASH_KEYS = ["env/dags/clash", "env/dags/clash/b.py"]
 def container(docker_engine, project, service: str):
     labels = [f"com.docker.compose.project={project.name.lower()}"]
     [found] = docker_engine.containers.list(
-        filters={"label": labels + [f"com.docker.compose.service={service}"]}
+        # The first of the service's containers: MWAA runs two schedulers by default.
+        filters={
+            "label": labels
+            + [f"com.docker.compose.service={service}", "com.docker.compose.container-number=1"]
+        }
     )
     return found
 

@@ -33,7 +33,7 @@ from tests.e2e.wheels import make_wheel
 pytestmark = pytest.mark.e2e
 
 DAG_ID = "mwaa_local_example"
-GOOD = "--find-links /usr/local/airflow/plugins\nmwaa_local_probe==1.0\n"
+GOOD = "--find-links /usr/local/airflow/plugins\nmwaa_local_api_probe==1.0\n"
 BROKEN = GOOD + "mwaa-local-no-such-package-e2e==1.0\n"
 TOKEN_SECONDS = 60
 CHROMIUM_FLAGS = (
@@ -137,7 +137,9 @@ class Api:
 def api(airflow3_image, tmp_path_factory):
     project = make_project(f"e2e-api-{os.getpid()}", airflow3_image.version, ApiPort=free_port())
     try:
-        wheel = make_wheel(tmp_path_factory.mktemp("wheel"), "mwaa_local_probe", "1.0", "V = 1\n")
+        wheel = make_wheel(
+            tmp_path_factory.mktemp("wheel"), "mwaa_local_api_probe", "1.0", "V = 1\n"
+        )
         with zipfile.ZipFile(project.path / "plugins.zip", "w") as archive:
             archive.write(wheel, wheel.name)
         (project.path / "plugins.zip").chmod(0o644)

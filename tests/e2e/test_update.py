@@ -42,7 +42,14 @@ OBJECTS = {
 def installed_probe(docker_engine, project, service: str) -> str:
     label = f"com.docker.compose.project={project.name.lower()}"
     [container] = docker_engine.containers.list(
-        filters={"label": [label, f"com.docker.compose.service={service}"]}
+        # The first of the service's containers: MWAA runs two schedulers by default.
+        filters={
+            "label": [
+                label,
+                f"com.docker.compose.service={service}",
+                "com.docker.compose.container-number=1",
+            ]
+        }
     )
     code, output = container.exec_run(["python", "-c", "import mwaa_local_probe as p; print(p.V)"])
     return output.decode().strip() if code == 0 else f"exit {code}: {output.decode()[-300:]}"
