@@ -55,7 +55,9 @@ DEFAULT_REFRESH_INTERVAL_SECONDS = 60
 
 
 def _error_body(code: str, message: str, hint: str | None = None) -> dict[str, str]:
-    return {"Code": code, "Message": f"{message} Fix: {hint}" if hint else message}
+    if hint:
+        message = f"{message}{'' if message.endswith('.') else '.'} Fix: {hint}"
+    return {"Code": code, "Message": message}
 
 
 class CredentialsServer(ThreadingHTTPServer):

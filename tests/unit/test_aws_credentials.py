@@ -294,7 +294,8 @@ def test_a_task_sees_the_service_error_with_the_hint(aws_home, serve):
 
     status, body = get(f"{base}/v2/credentials/abc")
     assert status == 503 and body["Code"] == "CredentialsUnavailable"
-    assert "No AWS credentials found" in body["Message"] and "Fix: " in body["Message"]
+    assert body["Message"].startswith("No AWS credentials found for the tasks (no AWS_* ")
+    assert "usable profile). Fix: Log in and name the profile" in body["Message"]
     # What a task's boto3 raises, verbatim from botocore: the body, hint included.
     with pytest.raises(CredentialRetrievalError) as caught:
         container_provider(f"{base}/v2/credentials/abc").load()
