@@ -37,6 +37,11 @@ from mwaa_local.errors import MwaaLocalError
 log = logging.getLogger(__name__)
 
 MODES = ("execution-role", "profile", "none")
+# The address every AWS SDK joins AWS_CONTAINER_CREDENTIALS_RELATIVE_URI to (D.3), on the subnet
+# of the stack's credentials network; the service listens on port 80 there.
+CONTAINER_CREDENTIALS_IP = "169.254.170.2"
+CONTAINER_CREDENTIALS_SUBNET = "169.254.170.0/24"
+CREDENTIALS_PATH_PREFIX = "/v2/credentials/"
 # STS's own default, and the most a chained role session may last (SSO credentials assuming the
 # execution role are a chain).
 DEFAULT_DURATION_SECONDS = 3600
@@ -130,6 +135,8 @@ class CredentialsConfig:
 
     profile: None means the chain's own choice (AWS_PROFILE, else the default profile or the
     AWS_* variables). region: None means the profile's region, else us-east-1 (STS only).
+    sts_endpoint_url: None means botocore's own choice (AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL,
+    else AWS); the host gives the settings' endpoint here, the containers have the variables.
     """
 
     mode: str
@@ -138,6 +145,7 @@ class CredentialsConfig:
     profile: str | None = None
     region: str | None = None
     duration_seconds: int = DEFAULT_DURATION_SECONDS
+    sts_endpoint_url: str | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -297,7 +305,9 @@ class TaskCredentialSource:
 
     def _sts_client(self) -> Any:
         if self._sts is None:
-            self._sts = self.session.client("sts", region_name=self.region)
+            self._sts = self.session.client(
+                "sts", region_name=self.region, endpoint_url=self.config.sts_endpoint_url
+            )
         return self._sts
 
     def describe(self) -> str:
@@ -451,14 +461,23 @@ class TaskCredentialSource:
         if isinstance(exc, bx.EndpointConnectionError | bx.ConnectTimeoutError):
             return MwaaLocalError(
                 f"Could not reach AWS STS: {exc}",
-                hint="Check the network (a proxy: HTTPS_PROXY), or AWS_ENDPOINT_URL_STS / "
-                "AWS_ENDPOINT_URL when STS is a local stand-in.",
+                hint="Check the network (a proxy: HTTPS_PROXY); when STS is a local stand-in "
+                "(moto, LocalStack), name it in Local.AwsEndpointUrl or Local.AwsEndpointUrls.sts.",
             )
         if isinstance(exc, bx.CredentialRetrievalError):
             return MwaaLocalError(
                 f"Your AWS credentials could not be loaded: {exc}",
                 hint=f"Check profile {self.profile} in ~/.aws/config (credential_process, "
                 "source_profile, role_arn) and run its login command.",
+            )
+        if isinstance(exc, FileNotFoundError):
+            # botocore runs a profile's credential_process where the chain is read: in the stack,
+            # inside the credentials service's container, which has Python and the image's tools.
+            return MwaaLocalError(
+                f"The credential_process of profile {self.profile} could not run: {exc}",
+                hint="The credentials service runs it inside its container: use a command that "
+                "exists there, or export the credentials (`eval $(aws configure "
+                "export-credentials --format env)`) before `mwaa-local start`.",
             )
         return MwaaLocalError(
             f"Could not get AWS credentials for the tasks: {type(exc).__name__}: {exc}",
@@ -568,7 +587,8 @@ def task_identity(
     source = source or TaskCredentialSource(config)
     issued = source.credentials()
     try:
-        identity = task_session(source).client("sts").get_caller_identity()
+        sts = task_session(source).client("sts", endpoint_url=config.sts_endpoint_url)
+        identity = sts.get_caller_identity()
     except MwaaLocalError:
         raise
     except Exception as exc:

@@ -10,7 +10,9 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from mwaa_local.aws.stack_credentials import prepare_for_start
 from mwaa_local.bucket.versions import OBJECT_KINDS
+from mwaa_local.cli.commands_credentials import report_start_check
 from mwaa_local.cli.commands_image import ensure_image
 from mwaa_local.cli.commands_objects import apply_loaded, project_objects
 from mwaa_local.cli.commands_settings import Project
@@ -86,6 +88,8 @@ def start_command(project: Project, foreground: bool, timeout: int) -> None:
     stack = open_stack(project)
     if not stack.is_running():
         check_port_free(environment.local.bind_address, environment.local.webserver_port)
+    # Issue 12: the tasks' AWS credentials are checked first, so a stale login fails in seconds.
+    aws_check = prepare_for_start(stack)
     ensure_image(project, environment.airflow_version, stack.client)
     objects = project_objects(environment)  # a bad airflow-objects.yaml fails before starting
     pending = record_create(stack)
@@ -95,6 +99,7 @@ def start_command(project: Project, foreground: bool, timeout: int) -> None:
     out.print(f"Environment {environment.name} is AVAILABLE ({seconds:.1f} s).")
     out.print(f"  Airflow UI: http://{local.bind_address}:{local.webserver_port}")
     out.print(f"  Login:      {username} / {password}")
+    report_start_check(aws_check)
     if objects is not None:
         apply_loaded(stack, objects, out)
     if pending:

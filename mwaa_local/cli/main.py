@@ -7,6 +7,7 @@ import click
 from mwaa_local import __version__
 from mwaa_local.cli import (
     commands_bucket,
+    commands_credentials,
     commands_dags,
     commands_image,
     commands_mwaa,
@@ -61,6 +62,7 @@ COMMAND_GROUPS = (
     commands_image,
     commands_stack,
     commands_bucket,
+    commands_credentials,
     commands_dags,
     commands_pytest,
     commands_objects,

@@ -14,6 +14,7 @@ reaches the task log.
 
     python -m mwaa_local.container.credentials_service [options]     # serve
     python -m mwaa_local.container.credentials_service --check       # health check: exit 0 or 1
+    python -m mwaa_local.container.credentials_service --identity    # who the tasks are (JSON)
 
 Options default to MWAA_LOCAL_* variables (see `--help`); the source credentials come from the
 usual AWS chain of this process (AWS_PROFILE with ~/.aws, or AWS_* variables), STS from
@@ -23,6 +24,7 @@ AWS_ENDPOINT_URL_STS / AWS_ENDPOINT_URL when set.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import hmac
 import json
 import logging
@@ -30,28 +32,45 @@ import os
 import signal
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
+from collections.abc import MutableMapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from mwaa_local.aws.credentials import (
+    ADVISORY_REFRESH,
+    CREDENTIALS_PATH_PREFIX,
     DEFAULT_DURATION_SECONDS,
+    MANDATORY_REFRESH,
     MODES,
     CredentialsConfig,
     TaskCredentialSource,
     iso8601,
+    task_identity,
 )
 from mwaa_local.errors import MwaaLocalError
 
 log = logging.getLogger("mwaa_local.credentials_service")
 
-# The address every AWS SDK joins AWS_CONTAINER_CREDENTIALS_RELATIVE_URI to.
-CONTAINER_CREDENTIALS_IP = "169.254.170.2"
-DEFAULT_PORT = 80
-DEFAULT_PATH = "/v2/credentials/mwaa-local"
+DEFAULT_PORT = 80  # on CONTAINER_CREDENTIALS_IP, the address the SDKs ask
+DEFAULT_PATH = f"{CREDENTIALS_PATH_PREFIX}mwaa-local"
 HEALTH_PATH = "/health"
+IDENTITY_PATH = "/identity"
 DEFAULT_REFRESH_INTERVAL_SECONDS = 60
+# While the source fails, a health check answers with the last failure for this long instead of
+# calling STS again (Docker checks every few seconds; a task's request always tries afresh).
+HEALTH_FAILURE_REUSE_SECONDS = 30.0
+# Compose hands every variable over, set or not; botocore reads an empty AWS_PROFILE as a name.
+_CHAIN_VARIABLES = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_CREDENTIAL_EXPIRATION",
+)
 
 
 def _error_body(code: str, message: str, hint: str | None = None) -> dict[str, str]:
@@ -75,6 +94,7 @@ class CredentialsServer(ThreadingHTTPServer):
         self.source = source
         self.credentials_path = path
         self.auth_token = auth_token or None
+        self.last_failure: tuple[float, MwaaLocalError] | None = None
 
 
 class CredentialsHandler(BaseHTTPRequestHandler):
@@ -88,16 +108,35 @@ class CredentialsHandler(BaseHTTPRequestHandler):
             self._health()
         elif path == self.server.credentials_path:
             self._credentials()
+        elif path == IDENTITY_PATH:
+            self._identity()
         else:
             self._send(404, _error_body("NotFound", f"No credentials at {path}."))
 
-    def _credentials(self) -> None:
+    def _authorized(self) -> bool:
         token = self.server.auth_token
         if token is not None and not hmac.compare_digest(
             (self.headers.get("Authorization") or "").encode(), token.encode()
         ):
-            log.warning("Refused a credentials request without the authorization token.")
+            log.warning("Refused a request without the authorization token.")
             self._send(401, _error_body("Unauthorized", "Missing or wrong authorization token."))
+            return False
+        return True
+
+    def _identity(self) -> None:
+        """Who the tasks are (sts get-caller-identity with their credentials), never a key."""
+        if not self._authorized():
+            return
+        source = self.server.source
+        try:
+            identity = task_identity(source.config, source)
+        except MwaaLocalError as exc:
+            self._send(503, _error_body("CredentialsUnavailable", exc.message, exc.hint))
+            return
+        self._send(200, identity.as_dict())
+
+    def _credentials(self) -> None:
+        if not self._authorized():
             return
         try:
             issued = self.server.source.credentials()
@@ -116,11 +155,18 @@ class CredentialsHandler(BaseHTTPRequestHandler):
         if source.config.mode == "none":
             self._send(200, {"Status": "ok", "Mode": "none"})
             return
+        last = self.server.last_failure
+        if last is not None and time.monotonic() - last[0] < HEALTH_FAILURE_REUSE_SECONDS:
+            exc = last[1]
+            self._send(503, _error_body("CredentialsUnavailable", exc.message, exc.hint))
+            return
         try:
             issued = source.credentials()
         except MwaaLocalError as exc:
+            self.server.last_failure = (time.monotonic(), exc)
             self._send(503, _error_body("CredentialsUnavailable", exc.message, exc.hint))
             return
+        self.server.last_failure = None
         self._send(
             200,
             {
@@ -173,11 +219,14 @@ def keep_fresh(source: TaskCredentialSource, interval: float, stop: threading.Ev
             return
 
 
-def check(port: int) -> int:
-    """The health check: 0 when the service can hand out credentials, else 1 (body printed)."""
+def check(port: int, path: str = HEALTH_PATH, auth_token: str | None = None) -> int:
+    """Ask this service (health check, or `--identity`): 0 on 200, else 1; the body printed."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}")
+    if auth_token:
+        request.add_header("Authorization", auth_token)
     try:
-        with opener.open(f"http://127.0.0.1:{port}{HEALTH_PATH}", timeout=10) as response:
+        with opener.open(request, timeout=30) as response:
             print(response.read().decode())
             return 0
     except urllib.error.HTTPError as exc:
@@ -230,15 +279,38 @@ def _parser() -> argparse.ArgumentParser:
         help="seconds between checks whether the credentials are due for renewal (0: off)",
     )
     parser.add_argument(
+        "--renew-before",
+        type=float,
+        default=float(
+            env("MWAA_LOCAL_CREDENTIALS_RENEW_BEFORE") or ADVISORY_REFRESH.total_seconds()
+        ),
+        help="MWAA_LOCAL_CREDENTIALS_RENEW_BEFORE: renew this many seconds before expiry",
+    )
+    parser.add_argument(
         "--check", action="store_true", help="query this service's health and exit 0 or 1"
+    )
+    parser.add_argument(
+        "--identity", action="store_true", help="print who the tasks are (JSON) and exit"
     )
     return parser
 
 
+def drop_empty_chain_variables(environ: MutableMapping[str, str] = os.environ) -> None:
+    """Unset the AWS chain's variables that compose handed over empty."""
+    for name in _CHAIN_VARIABLES:
+        if name in environ and not environ[name].strip():
+            del environ[name]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # The only secret this service takes from its environment; kept out of argv (`ps`).
+    auth_token = os.environ.get("MWAA_LOCAL_CREDENTIALS_AUTH_TOKEN") or None
     if args.check:
         return check(args.port)
+    if args.identity:
+        return check(args.port, IDENTITY_PATH, auth_token)
+    drop_empty_chain_variables()
     logging.basicConfig(
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -247,8 +319,6 @@ def main(argv: list[str] | None = None) -> int:
     # botocore logs request details at DEBUG only; keep it (and urllib3) quiet regardless.
     for noisy in ("botocore", "boto3", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    # The only secret this service takes from its environment; kept out of argv (`ps`).
-    auth_token = os.environ.get("MWAA_LOCAL_CREDENTIALS_AUTH_TOKEN") or None
     try:
         config = CredentialsConfig(
             mode=args.mode,
@@ -257,8 +327,14 @@ def main(argv: list[str] | None = None) -> int:
             region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None,
             duration_seconds=args.duration,
         )
+        renew_before = dt.timedelta(seconds=args.renew_before)
+        source = TaskCredentialSource(
+            config,
+            advisory_refresh=renew_before,
+            mandatory_refresh=min(renew_before, MANDATORY_REFRESH),
+        )
         server = build_server(
-            TaskCredentialSource(config),
+            source,
             path=args.path,
             host=args.host,
             port=args.port,

@@ -86,6 +86,11 @@ OBJECT_VERSION_MAX_BYTES = 1024
 # mwaa-behaviour.md 6.1 (TagResource): at most 50 tags, key <= 128 chars, value <= 256 chars.
 TAGS_MAX, TAG_KEY_MAX, TAG_VALUE_MAX = 50, 128, 256
 DAG_SYNC_MODES = ("fast", "mwaa")
+# mwaa-behaviour.md 6.2 (botocore's IamRoleArn shape): the execution role's ARN.
+ROLE_ARN_PATTERN = re.compile(r"arn:aws(-[a-z]+)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+")
+# Issue 12: what the tasks' AWS credentials are (mwaa_local/aws/credentials.py MODES).
+CREDENTIALS_MODES = ("execution-role", "profile", "none")
+REGION_PATTERN = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,18 @@ class LocalSettings:
     dag_sync_interval: float | None = None
     # For an s3:// bucket: an S3 endpoint such as LocalStack's, MinIO's or moto's.
     s3_endpoint_url: str | None = None
+    # Issue 12: the tasks' AWS credentials (None: chosen at start, see aws/task_aws.py), the
+    # profile they come from, the region, and endpoints for every AWS client (a local emulator).
+    credentials: str | None = None
+    aws_profile: str | None = None
+    region: str | None = None
+    aws_endpoint_url: str | None = None
+    aws_endpoint_urls: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def bucket_endpoint_url(self) -> str | None:
+        """The S3 endpoint the bucket is read from: S3EndpointUrl, else the tasks' S3 one."""
+        return self.s3_endpoint_url or self.aws_endpoint_urls.get("s3") or self.aws_endpoint_url
 
     @property
     def sync_interval(self) -> float:
@@ -395,6 +412,12 @@ def _source_bucket_arn(value: Any) -> str:
     return value
 
 
+def _role_arn(value: Any) -> str:
+    if not isinstance(value, str) or not ROLE_ARN_PATTERN.fullmatch(value):
+        raise Rejected("is not an IAM role ARN like arn:aws:iam::123456789012:role/my-mwaa-role")
+    return value
+
+
 def _build(
     raw: dict,
     project_dir: Path,
@@ -417,6 +440,8 @@ def _build(
     access_mode = get("WebserverAccessMode", _one_of(ACCESS_MODES))
     _check_access_mode_version(access_mode, version, check)
     _check_worker_autoscale(options, known_class, check)
+    local = _local_settings(raw.get(LOCAL_KEY), project_dir, environ, check)
+    _check_credentials(local, raw.get("ExecutionRoleArn"), check)
 
     return Environment(
         name=get("Name", _name) or default_name(project_dir),
@@ -436,7 +461,7 @@ def _build(
         ),
         startup_script_s3_object_version=get("StartupScriptS3ObjectVersion", _object_version),
         source_bucket_arn=get("SourceBucketArn", _source_bucket_arn),
-        execution_role_arn=get("ExecutionRoleArn", _text),
+        execution_role_arn=get("ExecutionRoleArn", _role_arn),
         webserver_access_mode=access_mode,
         weekly_maintenance_window_start=get("WeeklyMaintenanceWindowStart", _maintenance_window),
         endpoint_management=get("EndpointManagement", _one_of(ENDPOINT_MANAGEMENT)),
@@ -444,7 +469,7 @@ def _build(
         tags=_tags(raw.get("Tags"), check),
         logging_configuration=get("LoggingConfiguration", _mapping) or {},
         network_configuration=get("NetworkConfiguration", _mapping) or {},
-        local=_local_settings(raw.get(LOCAL_KEY), project_dir, environ, check),
+        local=local,
         project_dir=project_dir,
         settings_file=settings_file,
         warnings=tuple(check.warnings),
@@ -757,6 +782,43 @@ def _path(value: Any) -> Path:
     return Path(_text(value)).expanduser()
 
 
+def _profile(value: Any) -> str:
+    text = _text(value)
+    if not re.fullmatch(r"[\w.@+=,-]+", text):
+        raise Rejected("is not an AWS profile name (letters, digits and _.@+=,-)")
+    return text
+
+
+def _region(value: Any) -> str:
+    if not isinstance(value, str) or not REGION_PATTERN.fullmatch(value):
+        raise Rejected("is not an AWS region such as us-east-1 or eu-central-1")
+    return value
+
+
+def _endpoint_urls(value: Any) -> dict[str, str]:
+    """{service: URL}, from the file's mapping or the variable's `s3=URL,sts=URL`."""
+    if isinstance(value, str):
+        pairs = [p.partition("=") for p in value.split(",") if p.strip()]
+        if not pairs or any(not sep for _, sep, _ in pairs):
+            raise Rejected("is not a list of service=URL pairs (e.g. s3=http://localhost:4566)")
+        value = {k.strip(): v.strip() for k, _, v in pairs}
+    if not isinstance(value, Mapping) or not value:
+        raise Rejected("is not a mapping of AWS service name to URL (e.g. s3: http://...)")
+    import botocore.session  # only when the setting is used: listing the services takes 0.1 s
+
+    known = botocore.session.Session().get_available_services()
+    urls = {}
+    for service, url in value.items():
+        if service not in known:
+            hint = did_you_mean(service, known) or "; use boto3's client name, e.g. secretsmanager"
+            raise Rejected(f"names {show(service)}, not an AWS service{hint}")
+        try:
+            urls[service] = _endpoint_url(url)
+        except Rejected as exc:
+            raise Rejected(f"{service}: {show(url)} {exc}") from None
+    return urls
+
+
 # Key under Local: -> parser; field = its snake_case name, variable = MWAA_LOCAL_<UPPER_SNAKE>.
 LOCAL_FIELDS: dict[str, Callable[[Any], Any]] = {
     "BaseImage": _text,
@@ -774,6 +836,11 @@ LOCAL_FIELDS: dict[str, Callable[[Any], Any]] = {
     "DagSync": _one_of(DAG_SYNC_MODES),
     "DagSyncInterval": _positive_interval,
     "S3EndpointUrl": _endpoint_url,
+    "Credentials": _one_of(CREDENTIALS_MODES),
+    "AwsProfile": _profile,
+    "Region": _region,
+    "AwsEndpointUrl": _endpoint_url,
+    "AwsEndpointUrls": _endpoint_urls,
 }
 
 
@@ -815,3 +882,19 @@ def _local_settings(
         if name in values and not values[name].is_absolute():
             values[name] = project_dir / values[name]
     return LocalSettings(**values)
+
+
+def _check_credentials(local: LocalSettings, role_arn: Any, check: _Checker) -> None:
+    """Issue 12: the credentials mode against what it needs."""
+    label = f"{LOCAL_KEY}.Credentials"
+    if local.credentials == "execution-role" and not role_arn:
+        check.problems.append(
+            f"{label}: 'execution-role' needs ExecutionRoleArn (the role your MWAA environment "
+            "uses); or use 'profile' to run the tasks with your own credentials"
+        )
+    if local.credentials == "none" and local.bucket.startswith(S3_SCHEME):
+        # As MWAA reads the bucket with the execution role, bucket-sync uses the tasks' credentials.
+        check.problems.append(
+            f"{label}: 'none' cannot read the s3:// bucket {local.bucket} (the bucket-sync "
+            "container reads it with the tasks' credentials); use 'profile' or 'execution-role'"
+        )
