@@ -67,9 +67,11 @@ class Project:
         """Remove the project's containers, volumes and network, whatever state they are in."""
         env_file = self.state / "compose.env"
         if env_file.is_file():
+            # compose/credentials.yaml too: it declares the credentials service and network.
+            credentials = compose_file().with_name("credentials.yaml")
             subprocess.run(
                 [*compose_tool().command, "-p", self.name.lower(), "-f", str(compose_file()),
-                 "--env-file", str(env_file),
+                 "-f", str(credentials), "--env-file", str(env_file),
                  "--profile", "airflow2", "--profile", "airflow3", "--profile", "s3",
                  "down", "--volumes", "--remove-orphans", "--timeout", "5"],
                 capture_output=True,

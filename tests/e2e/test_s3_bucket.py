@@ -79,7 +79,8 @@ def test_an_s3_bucket_with_pinned_versions_and_dag_sync(
         airflow3_image.version,
         options=None,
         Bucket=f"s3://{BUCKET}/env",
-        S3EndpointUrl=s3_endpoint,
+        # moto serves STS too: the credentials service hands out a session of these test keys.
+        AwsEndpointUrl=s3_endpoint,
     )
     settings = project.path / "mwaa-local.yaml"
     settings.write_text(settings.read_text() + f"RequirementsS3ObjectVersion: '{v1}'\n")
@@ -117,7 +118,7 @@ def test_an_s3_bucket_with_pinned_versions_and_dag_sync(
         assert updated.returncode == 0, updated.output
         assert project.status()["Applied"]["RequirementsS3Path"].endswith(f"@{v2[:12]}")
 
-        # The credentials were handed over in memory only.
+        # The test keys reached the credentials service only, never a file or a log.
         secret = CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
         for path in Path(project.path).rglob("*"):
             if path.is_file():
