@@ -80,7 +80,8 @@ def probe(run_id, **_):
     )
 
 
-with DAG("aws_probe", schedule=None, start_date=pendulum.datetime(2024, 1, 1), catchup=False):
+with DAG("aws_probe", description="probe", schedule=None,
+         start_date=pendulum.datetime(2024, 1, 1), catchup=False):
     PythonOperator(task_id="probe", python_callable=probe)
 """
 
