@@ -211,5 +211,5 @@ def open_bucket(environment: Environment) -> Bucket:
     """The bucket Local.Bucket names: a folder (relative to the project) or s3://."""
     local = environment.local
     if environment.bucket_is_s3:
-        return S3Bucket(local.bucket, local.s3_endpoint_url)
+        return S3Bucket(local.bucket, local.bucket_endpoint_url)
     return FolderBucket(environment.bucket_folder)

@@ -11,7 +11,9 @@ from rich.table import Table
 from rich.text import Text
 
 from mwaa_local.api.process import ApiProcess, ensure_api, running_api, stop_api
+from mwaa_local.aws.stack_credentials import prepare_for_start
 from mwaa_local.bucket.versions import OBJECT_KINDS
+from mwaa_local.cli.commands_credentials import report_start_check
 from mwaa_local.cli.commands_image import ensure_image
 from mwaa_local.cli.commands_objects import apply_loaded, project_objects
 from mwaa_local.cli.commands_settings import Project, changes_environment, shown_path
@@ -136,6 +138,9 @@ def start_environment(project: Project, timeout: int, timeline: Timeline) -> Sta
     stack = open_stack(project)
     if not stack.is_running():
         check_port_free(environment.local.bind_address, environment.local.webserver_port)
+    # Issue 12: the tasks' AWS credentials are checked first, so a stale login fails in seconds.
+    aws_check = prepare_for_start(stack)
+    timeline.mark("AWS credentials checked")
     # The images it cannot have fail the start now, not after building the Airflow image.
     stack.pull_images(lambda image: err.print(f"Pulling {image} ...", markup=False))
     ensure_image(project, environment.airflow_version, stack.client)
@@ -160,6 +165,7 @@ def start_environment(project: Project, timeout: int, timeline: Timeline) -> Sta
     out.print(f"  Login:      {username} / {password}")
     if api is not None:
         out.print(f"  MWAA API:   {api.endpoint_url} (AWS_ENDPOINT_URL_MWAA)")
+    report_start_check(aws_check)
     if objects is not None:
         apply_loaded(stack, objects, out)
         timeline.mark("Airflow objects applied")

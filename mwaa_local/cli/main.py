@@ -9,6 +9,7 @@ from mwaa_local import __version__
 from mwaa_local.cli import (
     commands_api,
     commands_bucket,
+    commands_credentials,
     commands_dags,
     commands_image,
     commands_metrics,
@@ -77,6 +78,7 @@ COMMAND_GROUPS = (
     commands_image,
     commands_stack,
     commands_bucket,
+    commands_credentials,
     commands_dags,
     commands_metrics,
     commands_pytest,

@@ -63,7 +63,11 @@ MWAA_DEFAULT_OPTIONS: dict[str, str] = {
     "celery.sync_parallelism": "1",
     "scheduler.task_queued_timeout": "1800",
     "usage_data_collection.enabled": "False",
-    "secrets.connections_lookup_pattern": "^(?!aws_default$).*$",
+    # mwaa-behaviour.md 4.4 and 4.5: MWAA's image passes the secrets backend this pattern so
+    # aws_default (the execution role, aws://) never costs a secrets lookup. A backend_kwargs in
+    # AirflowConfigurationOptions replaces it whole, as on MWAA. Airflow 3's workers read
+    # workers.secrets_backend_kwargs only with their own workers.secrets_backend, else these.
+    "secrets.backend_kwargs": '{"connections_lookup_pattern": "^(?!aws_default$).*$"}',
     "core.load_examples": "False",
 }
 

@@ -4,10 +4,10 @@ The CLI asks this module for what it needs and never reaches into Docker itself.
 """
 
 import contextlib
+import functools
 import hashlib
 import io
 import json
-import os
 import subprocess
 import sys
 import tarfile
@@ -20,7 +20,8 @@ from typing import Any
 import docker
 import docker.errors
 
-from mwaa_local.bucket.access import container_endpoint, credentials_for_compose
+from mwaa_local.aws import task_aws
+from mwaa_local.bucket.access import container_endpoint
 from mwaa_local.bucket.source import open_bucket
 from mwaa_local.bucket.staged_constraints import stage_official_constraints
 from mwaa_local.bucket.versions import Objects, VersionStore, objects_as_env, read_objects
@@ -93,15 +94,21 @@ def airflow_services(environment: Environment) -> tuple[str, ...]:
 
 def long_running_services(environment: Environment) -> tuple[str, ...]:
     extra = (BUCKET_SYNC_SERVICE,) if environment.bucket_is_s3 else ()
+    if task_aws.recorded_mode(environment) not in (None, task_aws.NONE):
+        extra += (task_aws.CREDENTIALS_SERVICE,)
     return BACKING_SERVICES + extra + airflow_services(environment)
 
 
 def airflow_environment(
-    environment: Environment, secrets: Secrets, objects_env: Mapping[str, str] | None = None
+    environment: Environment,
+    secrets: Secrets,
+    objects_env: Mapping[str, str] | None = None,
+    aws_env: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The Airflow containers' environment, in MWAA's precedence (mwaa-behaviour.md 1.4):
     MWAA's defaults < AirflowConfigurationOptions < what MWAA owns (executor, database, broker,
-    keys), which no option can change. `objects_env` names the applied object versions."""
+    keys, the AWS region), which no option can change. `objects_env` names the applied object
+    versions; `aws_env` holds the region and AWS endpoints (aws/task_aws.py)."""
     version = environment.airflow_version
     concurrency = environment.class_spec.worker_concurrency
     defaults = {
@@ -138,6 +145,7 @@ def airflow_environment(
         "AIRFLOW__METRICS__STATSD_PREFIX": "airflow",
         **logging_environment(environment),
         **(objects_env or {}),
+        **(aws_env or {}),
     }
     if version.major >= 3:
         owned |= {
@@ -227,6 +235,11 @@ class Stack:
         micro = ("micro",) if self.environment.class_spec.hybrid else ()
         return (major, *micro, "s3") if self.environment.bucket_is_s3 else (major, *micro)
 
+    @functools.cached_property
+    def task_aws(self) -> task_aws.TaskAws:
+        """The containers' AWS (credentials mode, region, endpoints); `start` sets it."""
+        return task_aws.current_task_aws(self.environment)
+
     @property
     def versions(self) -> VersionStore:
         return VersionStore(self.state.path / "versions")
@@ -293,7 +306,7 @@ class Stack:
             ),
             "MWAA_LOCAL_VERSIONS": str(store.root),
             "MWAA_LOCAL_S3_BUCKET_URL": local.bucket if s3 else "",
-            "MWAA_LOCAL_S3_ENDPOINT_URL": container_endpoint(local.s3_endpoint_url),
+            "MWAA_LOCAL_S3_ENDPOINT_URL": container_endpoint(local.bucket_endpoint_url),
             "MWAA_LOCAL_DAG_S3_PATH": self.environment.dag_s3_path,
             "MWAA_LOCAL_DAG_SYNC_INTERVAL": str(local.sync_interval),
             "MWAA_LOCAL_AIRFLOW_ENV_FILE": str(self.state.airflow_env_file),
@@ -301,22 +314,28 @@ class Stack:
             "MWAA_LOCAL_ADMIN_USERNAME": username,
             "MWAA_LOCAL_ADMIN_PASSWORD": password,
             **self.limits_env(),
+            **self.task_aws.compose_variables(self.environment, self.state),
         }
         write_private(self.state.compose_env_file, env_file_text(compose_env))
+        aws_env = self.task_aws.container_variables()
+        write_private(self.state.path / task_aws.AWS_ENV_FILE, env_file_text(aws_env))
         # The official constraints URLs the requirements name, readable offline in the store.
         stage_official_constraints(self.environment, store, objects)
         objects_env = objects_as_env(store, objects)
-        airflow_env = airflow_environment(self.environment, secrets, objects_env)
+        airflow_env = airflow_environment(
+            self.environment, secrets, objects_env, self.task_aws.airflow_variables()
+        )
         write_private(self.state.airflow_env_file, env_file_text(airflow_env))
 
     # --- compose ---------------------------------------------------------------------------
 
     def compose_command(self, *args: str) -> list[str]:
         profiles = [flag for p in self.profiles for flag in ("--profile", p)]
+        files = [compose_file()] + ([task_aws.compose_file()] if self.task_aws.enabled else [])
         return [
             *compose_tool().command,
             "--project-name", self.project,
-            "--file", str(compose_file()),
+            *[flag for path in files for flag in ("--file", str(path))],
             "--env-file", str(self.state.compose_env_file),
             *profiles,
             *args,
@@ -331,19 +350,11 @@ class Stack:
             capture_output=capture,
             text=True,
             stdin=subprocess.DEVNULL if capture else None,
-            env=self.compose_process_env(args),
         )
         if check and done.returncode != 0:
             detail = (done.stderr or done.stdout or "").strip()[-2000:] if capture else ""
             raise MwaaLocalError(f"`{' '.join(args[:2])}` failed for {self.project}: {detail}")
         return done.stdout or ""
-
-    def compose_process_env(self, args: tuple[str, ...]) -> dict[str, str] | None:
-        """For `up` with an S3 bucket, the host's AWS credentials, handed to the bucket-sync
-        container through the compose process's environment only."""
-        if not (args and args[0] == "up" and self.environment.bucket_is_s3):
-            return None
-        return {**os.environ, **credentials_for_compose()}
 
     def pull_images(self, on_pull: Callable[[str], None] = lambda image: None) -> None:
         """Pull the Postgres and Redis images the engine lacks, so that one it cannot have is

@@ -92,6 +92,9 @@ TAGS_MAX, TAG_KEY_MAX, TAG_VALUE_MAX = 50, 128, 256
 DAG_SYNC_MODES = ("fast", "mwaa")
 # uv (fast, the default) or pip (MWAA's own command, so the log shows pip's words).
 INSTALLERS = ("uv", "pip")
+# Issue 12: what the tasks' AWS credentials are (mwaa_local/aws/credentials.py MODES).
+CREDENTIALS_MODES = ("execution-role", "profile", "none")
+REGION_PATTERN = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,19 @@ class LocalSettings:
         if self.api_port is not None:
             return self.api_port
         return self.webserver_port + 1 if self.webserver_port < 65535 else self.webserver_port - 1
+
+    # Issue 12: the tasks' AWS credentials (None: chosen at start, see aws/task_aws.py), the
+    # profile they come from, the region, and endpoints for every AWS client (a local emulator).
+    credentials: str | None = None
+    aws_profile: str | None = None
+    region: str | None = None
+    aws_endpoint_url: str | None = None
+    aws_endpoint_urls: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def bucket_endpoint_url(self) -> str | None:
+        """The S3 endpoint the bucket is read from: S3EndpointUrl, else the tasks' S3 one."""
+        return self.s3_endpoint_url or self.aws_endpoint_urls.get("s3") or self.aws_endpoint_url
 
     @property
     def sync_interval(self) -> float:
@@ -465,6 +481,15 @@ def _source_bucket_arn(value: Any) -> str:
     return value
 
 
+def _role_arn(value: Any) -> str:
+    if not isinstance(value, str) or not ROLE_ARN_PATTERN.fullmatch(value):
+        raise Rejected(
+            "is not an IAM role ARN like arn:aws:iam::123456789012:role/my-execution-role "
+            "(MWAA's pattern)"
+        )
+    return value
+
+
 def _build(
     raw: dict,
     project_dir: Path,
@@ -487,6 +512,8 @@ def _build(
     access_mode = get("WebserverAccessMode", _one_of(ACCESS_MODES))
     _check_access_mode_version(access_mode, version, check)
     _check_worker_autoscale(options, known_class, check)
+    local = _local_settings(raw.get(LOCAL_KEY), project_dir, environ, check)
+    _check_credentials(local, raw.get("ExecutionRoleArn"), check)
 
     return Environment(
         name=get("Name", _name) or default_name(project_dir),
@@ -514,7 +541,7 @@ def _build(
         tags=_tags(raw.get("Tags"), check),
         logging_configuration=_logging_configuration(raw.get("LoggingConfiguration"), check),
         network_configuration=get("NetworkConfiguration", _mapping) or {},
-        local=_local_settings(raw.get(LOCAL_KEY), project_dir, environ, check),
+        local=local,
         project_dir=project_dir,
         settings_file=settings_file,
         warnings=tuple(check.warnings),
@@ -825,15 +852,6 @@ def _logging_configuration(value: Any, check: _Checker) -> dict:
     return {} if problems else dict(value)
 
 
-def _role_arn(value: Any) -> str:
-    if not isinstance(value, str) or not ROLE_ARN_PATTERN.fullmatch(value):
-        raise Rejected(
-            "is not an IAM role ARN like arn:aws:iam::123456789012:role/my-execution-role "
-            "(MWAA's pattern)"
-        )
-    return value
-
-
 def _ip_address(value: Any) -> str:
     try:
         return str(ipaddress.ip_address(str(value).strip()))
@@ -859,6 +877,43 @@ def _path(value: Any) -> Path:
     return Path(_text(value)).expanduser()
 
 
+def _profile(value: Any) -> str:
+    text = _text(value)
+    if not re.fullmatch(r"[\w.@+=,-]+", text):
+        raise Rejected("is not an AWS profile name (letters, digits and _.@+=,-)")
+    return text
+
+
+def _region(value: Any) -> str:
+    if not isinstance(value, str) or not REGION_PATTERN.fullmatch(value):
+        raise Rejected("is not an AWS region such as us-east-1 or eu-central-1")
+    return value
+
+
+def _endpoint_urls(value: Any) -> dict[str, str]:
+    """{service: URL}, from the file's mapping or the variable's `s3=URL,sts=URL`."""
+    if isinstance(value, str):
+        pairs = [p.partition("=") for p in value.split(",") if p.strip()]
+        if not pairs or any(not sep for _, sep, _ in pairs):
+            raise Rejected("is not a list of service=URL pairs (e.g. s3=http://localhost:4566)")
+        value = {k.strip(): v.strip() for k, _, v in pairs}
+    if not isinstance(value, Mapping) or not value:
+        raise Rejected("is not a mapping of AWS service name to URL (e.g. s3: http://...)")
+    import botocore.session  # only when the setting is used: listing the services takes 0.1 s
+
+    known = botocore.session.Session().get_available_services()
+    urls = {}
+    for service, url in value.items():
+        if service not in known:
+            hint = did_you_mean(service, known) or "; use boto3's client name, e.g. secretsmanager"
+            raise Rejected(f"names {show(service)}, not an AWS service{hint}")
+        try:
+            urls[service] = _endpoint_url(url)
+        except Rejected as exc:
+            raise Rejected(f"{service}: {show(url)} {exc}") from None
+    return urls
+
+
 # Key under Local: -> parser; field = its snake_case name, variable = MWAA_LOCAL_<UPPER_SNAKE>.
 LOCAL_FIELDS: dict[str, Callable[[Any], Any]] = {
     "BaseImage": _text,
@@ -880,6 +935,11 @@ LOCAL_FIELDS: dict[str, Callable[[Any], Any]] = {
     "S3EndpointUrl": _endpoint_url,
     "WorkerScaleInCooldown": _positive_seconds,
     "ResourceScale": _scale,
+    "Credentials": _one_of(CREDENTIALS_MODES),
+    "AwsProfile": _profile,
+    "Region": _region,
+    "AwsEndpointUrl": _endpoint_url,
+    "AwsEndpointUrls": _endpoint_urls,
 }
 
 
@@ -926,3 +986,19 @@ def _local_settings(
             "needs a port of its own"
         )
     return LocalSettings(**values)
+
+
+def _check_credentials(local: LocalSettings, role_arn: Any, check: _Checker) -> None:
+    """Issue 12: the credentials mode against what it needs."""
+    label = f"{LOCAL_KEY}.Credentials"
+    if local.credentials == "execution-role" and not role_arn:
+        check.problems.append(
+            f"{label}: 'execution-role' needs ExecutionRoleArn (the role your MWAA environment "
+            "uses); or use 'profile' to run the tasks with your own credentials"
+        )
+    if local.credentials == "none" and local.bucket.startswith(S3_SCHEME):
+        # As MWAA reads the bucket with the execution role, bucket-sync uses the tasks' credentials.
+        check.problems.append(
+            f"{label}: 'none' cannot read the s3:// bucket {local.bucket} (the bucket-sync "
+            "container reads it with the tasks' credentials); use 'profile' or 'execution-role'"
+        )

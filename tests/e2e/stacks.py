@@ -73,9 +73,11 @@ class Project:
             stop_api(load_environment(self.path))
         env_file = self.state / "compose.env"
         if env_file.is_file():
+            # compose/credentials.yaml too: it declares the credentials service and network.
+            credentials = compose_file().with_name("credentials.yaml")
             subprocess.run(
                 [*compose_tool().command, "-p", self.name.lower(), "-f", str(compose_file()),
-                 "--env-file", str(env_file),
+                 "-f", str(credentials), "--env-file", str(env_file),
                  "--profile", "airflow2", "--profile", "airflow3", "--profile", "s3",
                  "--profile", "micro",
                  "down", "--volumes", "--remove-orphans", "--timeout", "5"],

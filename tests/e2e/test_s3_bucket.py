@@ -66,7 +66,8 @@ def test_an_s3_bucket_with_pinned_versions_and_dag_sync(
         airflow3_image.version,
         options=None,
         Bucket=f"s3://{BUCKET}/env",
-        S3EndpointUrl=s3_endpoint,
+        # moto serves STS too: the credentials service hands out a session of these test keys.
+        AwsEndpointUrl=s3_endpoint,
     )
     settings = project.path / "mwaa-local.yaml"
     settings.write_text(settings.read_text() + f"RequirementsS3ObjectVersion: '{v1}'\n")
@@ -112,7 +113,7 @@ def test_an_s3_bucket_with_pinned_versions_and_dag_sync(
         assert [f["file"] for f in report["dag_check"]["files"]] == ["mwaa_local_example.py"]
         assert report["lint"]["applies"] is False and report["not_run"] == []
 
-        # The credentials were handed over in memory only.
+        # The test keys reached the credentials service only, never a file or a log.
         secret = CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
         for path in Path(project.path).rglob("*"):
             if path.is_file():
