@@ -85,6 +85,17 @@ def iso8601(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _issued(issued: dict[str, Any], account_id: str | None) -> TaskCredentials:
+    """STS's Credentials (AssumeRole, GetSessionToken) as the tasks get them."""
+    return TaskCredentials(
+        access_key_id=issued["AccessKeyId"],
+        secret_access_key=issued["SecretAccessKey"],
+        token=issued["SessionToken"],
+        expiration=_as_utc(issued["Expiration"]),
+        account_id=account_id,
+    )
+
+
 def _as_utc(moment: dt.datetime | str) -> dt.datetime:
     if isinstance(moment, str):
         moment = dt.datetime.fromisoformat(moment.replace("Z", "+00:00"))
@@ -385,14 +396,8 @@ class TaskCredentialSource:
             DurationSeconds=self.config.duration_seconds,
         )
         self._note_source_method()
-        issued = response["Credentials"]
-        return TaskCredentials(
-            access_key_id=issued["AccessKeyId"],
-            secret_access_key=issued["SecretAccessKey"],
-            token=issued["SessionToken"],
-            expiration=_as_utc(issued["Expiration"]),
-            account_id=_account_of(response.get("AssumedRoleUser", {}).get("Arn")),
-        )
+        account = _account_of(response.get("AssumedRoleUser", {}).get("Arn"))
+        return _issued(response["Credentials"], account)
 
     def _own_credentials(self) -> TaskCredentials:
         chain = self.session.get_credentials()
@@ -405,14 +410,7 @@ class TaskCredentialSource:
             response = self._sts_client().get_session_token(
                 DurationSeconds=self.config.duration_seconds
             )
-            issued = response["Credentials"]
-            return TaskCredentials(
-                access_key_id=issued["AccessKeyId"],
-                secret_access_key=issued["SecretAccessKey"],
-                token=issued["SessionToken"],
-                expiration=_as_utc(issued["Expiration"]),
-                account_id=getattr(frozen, "account_id", None),
-            )
+            return _issued(response["Credentials"], getattr(frozen, "account_id", None))
         # botocore renews refreshable chain credentials itself (SSO, assume-role profiles,
         # credential_process); it keeps their expiry in a private attribute only.
         expiry = getattr(chain, "_expiry_time", None)
