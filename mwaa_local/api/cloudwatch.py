@@ -11,6 +11,7 @@ must be SigV4-signed for `logs` or `monitoring`; inputs are checked against the 
 when asked, outputs against the output shape.
 """
 
+import datetime as dt
 import json
 import logging
 from dataclasses import dataclass
@@ -18,9 +19,10 @@ from functools import cache
 from typing import Any
 
 import botocore.session
+import cbor2
 from botocore.model import ServiceModel
 
-from mwaa_local.api import cbor, errors, logs_operations, metric_operations, shapes, sigv4
+from mwaa_local.api import errors, logs_operations, metric_operations, shapes, sigv4
 from mwaa_local.api.errors import ApiError
 from mwaa_local.api.response import Response
 from mwaa_local.api.telemetry import Telemetry
@@ -145,7 +147,7 @@ def _decode(protocol: str, body: bytes, service: _Service) -> dict[str, Any]:
     if not body.strip():
         return {}
     try:
-        params = cbor.decode(body) if protocol == "cbor" else json.loads(body)
+        params = _from_cbor(cbor2.loads(body)) if protocol == "cbor" else json.loads(body)
     except ValueError as exc:
         raise ApiError(service.invalid, f"The request body cannot be read: {exc}") from None
     if not isinstance(params, dict):
@@ -158,9 +160,32 @@ def _encode(
 ) -> Response:
     if protocol == "cbor":
         content = [("Content-Type", "application/cbor"), ("smithy-protocol", "rpc-v2-cbor")]
-        return Response(status, cbor.encode(value), content + headers)
+        return Response(
+            status, cbor2.dumps(_to_cbor(value), datetime_as_timestamp=True), content + headers
+        )
     content_type = "application/x-amz-json-" + protocol.removeprefix("json")
     return Response(status, json.dumps(value).encode(), [("Content-Type", content_type), *headers])
+
+
+def _from_cbor(value: Any) -> Any:
+    """Decoded CBOR with its timestamps (tag 1, datetimes to cbor2) as epoch seconds, as JSON
+    carries them."""
+    if isinstance(value, dict):
+        return {key: _from_cbor(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_from_cbor(item) for item in value]
+    return value.timestamp() if isinstance(value, dt.datetime) else value
+
+
+def _to_cbor(value: Any) -> Any:
+    """The answer with its timestamps as datetimes, which cbor2 writes as tag 1."""
+    if isinstance(value, dict):
+        return {key: _to_cbor(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_to_cbor(item) for item in value]
+    if isinstance(value, metric_operations.Epoch):
+        return dt.datetime.fromtimestamp(value, dt.UTC)
+    return value
 
 
 def _error(request: _Request, error: ApiError) -> Response:

@@ -1,12 +1,11 @@
 """CloudWatch's GetMetricData and ListMetrics over the environment's AmazonMWAA and AWS/MWAA
 series (mwaa-behaviour.md 7.2). Parameters and results are dicts in the model's member names;
-timestamps are epoch seconds (cbor.Epoch in results, so the CBOR protocol tags them)."""
+timestamps are epoch seconds (Epoch in results, so the CBOR protocol tags them)."""
 
 import time
 from collections.abc import Callable
 from typing import Any
 
-from mwaa_local.api.cbor import Epoch
 from mwaa_local.api.errors import ApiError
 from mwaa_local.api.telemetry import Telemetry
 from mwaa_local.metrics.series import Series
@@ -17,6 +16,10 @@ STATISTICS = ("Sum", "Average", "Minimum", "Maximum", "SampleCount")
 LIST_WINDOW_SECONDS = 14 * 86400
 
 Handler = Callable[[Telemetry, dict[str, Any]], dict[str, Any]]
+
+
+class Epoch(float):
+    """A timestamp in epoch seconds: a number in JSON, CBOR's tag 1 (botocore's timestamp)."""
 
 
 def invalid(message: str) -> ApiError:
