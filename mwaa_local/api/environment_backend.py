@@ -146,6 +146,10 @@ class EnvironmentBackend:
     def _stack(self, environment: Environment) -> Stack:
         return Stack(environment, self._client())
 
+    def stack(self) -> Stack:
+        """The stack of the environment as the settings name it now."""
+        return self._stack(self.environment())
+
     def arn(self, environment: Environment) -> str:
         found = _ROLE_ARN.fullmatch(environment.execution_role_arn or "")
         partition, account = found.groups() if found else ("aws", DEFAULT_ACCOUNT)

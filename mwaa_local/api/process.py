@@ -205,6 +205,7 @@ def serve(
     # botocore's model nor the server.
     from mwaa_local.api.environment_backend import EnvironmentBackend
     from mwaa_local.api.server import ApiServer
+    from mwaa_local.api.stack_telemetry import StackTelemetry
 
     clean = without_aws_credentials(os.environ)
     os.environ.clear()
@@ -217,7 +218,13 @@ def serve(
             hint="Use it, or stop it with `mwaa-local stop` first.",
         )
     backend = EnvironmentBackend(environment.project_dir, environment.settings_file)
-    server = ApiServer(backend, environment.local.api_endpoint_port, validate_responses=True)
+    telemetry = StackTelemetry(backend.stack, lambda stack: backend.arn(stack.environment))
+    server = ApiServer(
+        backend,
+        environment.local.api_endpoint_port,
+        validate_responses=True,
+        telemetry=telemetry,
+    )
     state = _state(environment)
     stopping = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *args: stopping.set())

@@ -164,7 +164,10 @@ def start_environment(project: Project, timeout: int, timeline: Timeline) -> Sta
     out.print(f"  Airflow UI: http://{local.bind_address}:{local.webserver_port}")
     out.print(f"  Login:      {username} / {password}")
     if api is not None:
-        out.print(f"  MWAA API:   {api.endpoint_url} (AWS_ENDPOINT_URL_MWAA)")
+        out.print(
+            f"  MWAA API:   {api.endpoint_url} (AWS_ENDPOINT_URL_MWAA; for logs and metrics "
+            "also AWS_ENDPOINT_URL_CLOUDWATCH_LOGS and AWS_ENDPOINT_URL_CLOUDWATCH)"
+        )
     report_start_check(aws_check)
     if objects is not None:
         apply_loaded(stack, objects, out)

@@ -11,6 +11,7 @@ import shutil
 import time
 from pathlib import Path
 
+import boto3
 import pytest
 import yaml
 
@@ -226,6 +227,67 @@ def test_metrics_in_mwaa_names(burst_run):
     assert table.returncode == 0 and "TaskInstanceSuccesses" in table.stdout
     chart = project.cli("metrics", "RunningTasks", "--since", "30m")
     assert chart.returncode == 0 and "AmazonMWAA RunningTasks" in chart.stdout
+
+
+def cloudwatch_query(name: str, namespace: str, dimensions: dict, stat: str) -> dict:
+    listed = [{"Name": k, "Value": v} for k, v in dimensions.items()]
+    metric = {"Namespace": namespace, "MetricName": name, "Dimensions": listed}
+    return {"Id": name.lower(), "MetricStat": {"Metric": metric, "Period": 10, "Stat": stat}}
+
+
+def test_logs_and_cloudwatch_clients_read_the_same_events_and_datapoints(burst_run):
+    """boto3's `logs` and `cloudwatch` clients against the MWAA API endpoint answer the events
+    and datapoints `mwaa-local logs --group` and `mwaa-local metrics` print (issue 14 item 6)."""
+    project = burst_run["project"]
+    endpoint = project.status()["Api"]["Endpoint"]
+    keys = {"aws_access_key_id": "AKIAMWAALOCALE2E", "aws_secret_access_key": "local"}
+    logs = boto3.client("logs", region_name="us-east-1", endpoint_url=endpoint, **keys)
+    cloudwatch = boto3.client("cloudwatch", region_name="us-east-1", endpoint_url=endpoint, **keys)
+
+    printed = group(project, "Task", "--stream", f"dag_id={DAG}/*")["events"]
+    answer = logs.filter_log_events(
+        logGroupName=f"airflow-{project.name}-Task", logStreamNamePrefix=f"dag_id={DAG}/"
+    )["events"]
+    assert len(answer) >= TASKS
+    # CloudWatch's stream names have "_" for the ":" of the run id, as Airflow writes them.
+    assert [(e["logStreamName"], e["timestamp"], e["message"]) for e in answer] == [
+        (e["logStreamName"].replace(":", "_"), e["timestamp"], e["message"]) for e in printed
+    ]
+
+    now = time.time()
+    since = now - 1800
+    # Datapoints well in the past: the autoscaler's records keep coming.
+    end = (int(now) // 10) * 10 - 30
+    since_text = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since))
+    queries = [
+        cloudwatch_query(
+            "TaskInstanceSuccesses",
+            "AmazonMWAA",
+            {"Environment": project.name, "DAG": "All", "Task": "All"},
+            "Sum",
+        ),
+        cloudwatch_query(
+            "NumAdditionalWorkers",
+            "AWS/MWAA",
+            {"Cluster": "AdditionalWorker", "Environment": project.name},
+            "Maximum",
+        ),
+    ]
+    results = cloudwatch.get_metric_data(
+        MetricDataQueries=queries, StartTime=since, EndTime=end, ScanBy="TimestampAscending"
+    )["MetricDataResults"]
+    for query, result in zip(queries, results, strict=True):
+        name, stat = query["MetricStat"]["Metric"]["MetricName"], query["MetricStat"]["Stat"]
+        command = ("metrics", name, "--since", since_text, "--period", "10", "--json")
+        printed_result = project.cli(*command)
+        assert printed_result.returncode == 0, printed_result.output
+        (series,) = json.loads(printed_result.stdout)
+        points = [p for p in series["Datapoints"] if p["Timestamp"] < end]
+        assert result["StatusCode"] == "Complete"
+        assert [t.timestamp() for t in result["Timestamps"]] == [p["Timestamp"] for p in points]
+        assert result["Values"] == [p[stat] for p in points], name
+    assert sum(results[0]["Values"]) == TASKS
+    assert max(results[1]["Values"]) == 2
 
 
 def test_class_layout_and_limits(burst_run):
