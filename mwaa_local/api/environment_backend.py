@@ -42,6 +42,7 @@ from mwaa_local.environment.update import (
     update_environment,
 )
 from mwaa_local.errors import MwaaLocalError, SettingsError
+from mwaa_local.mwaa.logging_levels import LOG_TYPES, group_name, log_types
 from mwaa_local.objects.rest_client import AirflowApi
 from mwaa_local.runtime.engine import docker_client
 from mwaa_local.runtime.stack import ServiceState, Stack, environment_status
@@ -61,14 +62,6 @@ TAGS_MAX = 50  # mwaa-behaviour.md 6.1
 UPDATABLE = ("AVAILABLE", "UPDATE_FAILED")
 _ROLE_ARN = re.compile(r"arn:(aws(?:-[a-z]+)?):iam::(\d{12}):role/.+")
 # GetEnvironment's LoggingConfiguration modules and their CloudWatch log group suffixes.
-LOG_MODULES = {
-    "DagProcessingLogs": "DAGProcessing",
-    "SchedulerLogs": "Scheduler",
-    "TaskLogs": "Task",
-    "WebserverLogs": "WebServer",
-    "WorkerLogs": "Worker",
-}
-LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 
 log = logging.getLogger(__name__)
 
@@ -253,21 +246,18 @@ class EnvironmentBackend:
         return datetime.datetime.fromtimestamp(secrets.stat().st_mtime, datetime.UTC)
 
     def _logging(self, environment: Environment) -> dict[str, Any]:
-        """The settings' LoggingConfiguration; modules they leave out are enabled at INFO, since
-        mwaa-local keeps every component's log (`mwaa-local logs`)."""
+        """The settings' LoggingConfiguration as the log groups apply it (mwaa/logging_levels.py:
+        every module when none is given, else the ones given as enabled)."""
         account = self.arn(environment).split(":")[4]
-        given = environment.logging_configuration
+        types = log_types(environment.logging_configuration)
         modules = {}
-        for module, suffix in LOG_MODULES.items():
-            setting = given.get(module) if isinstance(given.get(module), dict) else {}
-            enabled = bool(setting.get("Enabled", True))
-            level = str(setting.get("LogLevel", "INFO")).upper()
-            level = level if level in LOG_LEVELS else "INFO"
-            modules[module] = {"Enabled": enabled, "LogLevel": level}
-            if enabled:
+        for module, type_name in LOG_TYPES.items():
+            setting = types[type_name]
+            modules[module] = {"Enabled": setting.enabled, "LogLevel": setting.level}
+            if setting.enabled:
                 modules[module]["CloudWatchLogGroupArn"] = (
                     f"arn:aws:logs:{self.region}:{account}:log-group:"
-                    f"airflow-{environment.name}-{suffix}"
+                    f"{group_name(environment.name, type_name)}"
                 )
         return modules
 

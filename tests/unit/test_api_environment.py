@@ -75,7 +75,10 @@ def project(tmp_path: Path, monkeypatch) -> Iterator[tuple[Path, FakeAirflow]]:
             "ExecutionRoleArn": ROLE,
             "AirflowConfigurationOptions": {"core.default_timezone": "utc"},
             "Tags": {"team": "data", "cost-center": "42"},
-            "LoggingConfiguration": {"WorkerLogs": {"Enabled": False, "LogLevel": "WARNING"}},
+            "LoggingConfiguration": {
+                "WorkerLogs": {"Enabled": False, "LogLevel": "WARNING"},
+                "TaskLogs": {"Enabled": True, "LogLevel": "ERROR"},
+            },
             "Local": {"WebserverPort": airflow.port},
         }
         (tmp_path / "mwaa-local.yaml").write_text(yaml.safe_dump(settings))
@@ -136,9 +139,13 @@ def test_get_environment_answers_what_runs(mwaa, project):
     assert env["Tags"] == {"team": "data", "cost-center": "42"}
     assert env["ExecutionRoleArn"] == ROLE
     assert env["LoggingConfiguration"]["WorkerLogs"] == {"Enabled": False, "LogLevel": "WARNING"}
-    assert env["LoggingConfiguration"]["TaskLogs"]["CloudWatchLogGroupArn"] == (
-        f"arn:aws:logs:{REGION}:123456789012:log-group:airflow-{NAME}-Task"
-    )
+    assert env["LoggingConfiguration"]["TaskLogs"] == {
+        "Enabled": True,
+        "LogLevel": "ERROR",
+        "CloudWatchLogGroupArn": f"arn:aws:logs:{REGION}:123456789012:log-group:airflow-{NAME}-Task",
+    }
+    # A module the settings leave out has no log group, as `mwaa-local logs --group` reads them.
+    assert env["LoggingConfiguration"]["SchedulerLogs"] == {"Enabled": False, "LogLevel": "INFO"}
     age = datetime.datetime.now(datetime.UTC) - env["CreatedAt"]
     assert datetime.timedelta(0) <= age < datetime.timedelta(minutes=1)
     assert "LastUpdate" not in env  # never updated
