@@ -142,7 +142,9 @@ def test_get_environment_answers_what_runs(mwaa, project):
     assert env["LoggingConfiguration"]["TaskLogs"] == {
         "Enabled": True,
         "LogLevel": "ERROR",
-        "CloudWatchLogGroupArn": f"arn:aws:logs:{REGION}:123456789012:log-group:airflow-{NAME}-Task",
+        "CloudWatchLogGroupArn": (
+            f"arn:aws:logs:{REGION}:123456789012:log-group:airflow-{NAME}-Task"
+        ),
     }
     # A module the settings leave out has no log group, as `mwaa-local logs --group` reads them.
     assert env["LoggingConfiguration"]["SchedulerLogs"] == {"Enabled": False, "LogLevel": "INFO"}
