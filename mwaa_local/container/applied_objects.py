@@ -33,6 +33,15 @@ def read_applied(source: Path) -> bytes:
     return done.stdout
 
 
+def applied_exists(source: Path) -> bool:
+    """Whether the store holds the file, asked as read_applied reads it (directly, else sudo)."""
+    try:
+        return source.is_file()
+    except PermissionError:
+        test = ["sudo", "-n", "test", "-f", str(source)]
+        return subprocess.run(test, capture_output=True, stdin=subprocess.DEVNULL).returncode == 0
+
+
 def copy_applied(source: Path, dest: Path) -> Path:
     """Copy an applied object to `dest`, readable by this user only."""
     content = read_applied(source)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mwaa_local.container import paths
-from mwaa_local.container.applied_objects import copy_applied
+from mwaa_local.container.applied_objects import applied_exists, copy_applied
 from mwaa_local.container.requirements_install import run_install
 from mwaa_local.container.startup_script import run_startup_script
 from mwaa_local.errors import MwaaLocalError
@@ -231,7 +231,7 @@ def missing_objects(settings: SequenceSettings) -> str | None:
     missing = [
         f"{settings.labels.get(kind) or kind} ({path})"
         for kind, path in files.items()
-        if path is not None and not path.is_file()
+        if path is not None and not applied_exists(path)
     ]
     if not missing:
         return None
