@@ -76,7 +76,8 @@ def test_hostile_inputs_against_a_running_stack(
         airflow3_image.version,
         options=OPTIONS,
         Bucket=f"s3://{BUCKET}/env",
-        S3EndpointUrl=s3_endpoint,
+        # moto serves STS too: the credentials service hands out a session of the test keys.
+        AwsEndpointUrl=s3_endpoint,
         AdminPassword=ADMIN_PASSWORD,
     )
     settings = project.path / "mwaa-local.yaml"
