@@ -2,6 +2,7 @@
 after it, region and endpoints as botocore reads them, what each container's environment holds
 (never a key outside the credentials service), and the merged compose configuration."""
 
+import ipaddress
 import json
 import os
 import subprocess
@@ -283,6 +284,11 @@ def test_compose_puts_only_the_credentials_service_at_the_address_with_keys(
     assert service["user"] == f"{os.getuid()}:{os.getgid()}"
     assert "/home/mwaa-local/.aws" in str(service["volumes"][0])  # v1 renders a string
     assert config["networks"]["credentials"]["internal"] is True
+    # The other containers on the network (bucket-sync is created beside the service) get their
+    # addresses from a range without the service's, so none can take it first.
+    [pool] = config["networks"]["credentials"]["ipam"]["config"]
+    assert ipaddress.ip_address("169.254.170.2") in ipaddress.ip_network(pool["subnet"])
+    assert ipaddress.ip_address("169.254.170.2") not in ipaddress.ip_network(pool["ip_range"])
     path = stack.task_aws.credentials_path
     for name in ("scheduler", "worker", "triggerer", "api-server", "dag-processor"):
         env = services[name]["environment"]
