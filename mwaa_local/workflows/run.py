@@ -8,10 +8,11 @@ GetWorkflowRun-shaped; each task's log, cut from the runner's output at dag.test
 the state folder where the service's log group keeps it:
 `aws/mwaa-serverless/<workflow id>/workflow_id=<id>/run_id=<id>/task_id=<task>/attempt=<n>.log`.
 
-AWS for the tasks: the region and endpoints the stack's containers get (aws/task_aws.py). The
-credentials come only from the stack's credentials service, as in the stack: when it runs, the
-container joins its network and gets the credentials path and token (never a key); when it
-does not, the tasks get no credentials and the run says so (`CredentialsNote`).
+AWS for the tasks: the region and endpoints the stack's containers get (aws/task_aws.py), and
+credentials only from a credentials service, as in the stack (never a key in the task's
+container): the running stack's, else one started for this run alone from the same image and
+with what compose/credentials.yaml gives it (your AWS chain, in the mode `start` would choose),
+on the container-credentials address; with `Local.Credentials: none`, none (the run says so).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ import re
 import shlex
 import tempfile
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,6 +40,7 @@ from mwaa_local.workflows.validate import Finding, has_errors, validate_file
 if TYPE_CHECKING:
     import docker
 
+    from mwaa_local.aws.task_aws import TaskAws
     from mwaa_local.spec.settings import Environment
 
 WHAT = "The workflow run"
@@ -50,9 +53,21 @@ DAG_FACTORY_TARGET = "/tmp/dag-factory"
 # (tests/unit/test_workflows_run.py keeps the two equal).
 DAG_FACTORY_REQUIREMENT = "dag-factory==1.1.0"
 LABEL = "io.github.mwaa-local.ephemeral"
-NO_CREDENTIALS = (
-    "The tasks get no AWS credentials: the environment's credentials service is not running "
-    "(mwaa-local start runs it); the region and endpoints are set."
+NO_CREDENTIALS = "The tasks get no AWS credentials (Local.Credentials is none)."
+# The credentials service as compose/credentials.yaml runs it, for a run without the stack.
+SERVICE_COMMAND = [
+    "/usr/local/mwaa-local/bin/python3",
+    "-m",
+    "mwaa_local.container.credentials_service",
+]
+SERVICE_HOME = "/home/mwaa-local"
+SERVICE_START_SECONDS = 60
+GATEWAY = "169.254.170.1"
+SHELL_CHAIN = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_CREDENTIAL_EXPIRATION",
 )
 _START = re.compile(r"\[DAG TEST\] starting task_id=(?P<task>[^\s\"',]+)")
 _END = re.compile(r"\[DAG TEST\] end task task_id=(?P<task>[^\s\"',]+)")
@@ -256,12 +271,9 @@ def container_script(request: RunRequest, in_container: str) -> str:
     )
 
 
-def container_environment(environment: Environment, credentials: bool) -> dict[str, str]:
+def container_environment(aws: TaskAws, credentials: bool) -> dict[str, str]:
     """Region and endpoints as the stack's Airflow containers get them; the credentials path and
-    token only when the credentials service runs."""
-    from mwaa_local.aws.task_aws import current_task_aws
-
-    aws = current_task_aws(environment)
+    token only when a credentials service runs."""
     env = {**aws.airflow_variables(), "AIRFLOW_CONN_AWS_DEFAULT": "aws://"}
     if credentials and aws.enabled:
         env["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"] = aws.credentials_path
@@ -287,23 +299,143 @@ def credentials_network(client: docker.DockerClient, environment: Environment) -
     return None
 
 
+def service_environment(environment: Environment, aws: TaskAws) -> dict[str, str]:
+    """The credentials service's environment, as compose/credentials.yaml gives it: the AWS
+    chain's variables of this shell (this container's only; the tasks' never hold a key)."""
+    import os
+
+    env = {
+        "HOME": SERVICE_HOME,
+        "AWS_PROFILE": aws.profile or "",
+        "MWAA_LOCAL_CREDENTIALS_MODE": aws.mode,
+        "MWAA_LOCAL_EXECUTION_ROLE_ARN": environment.execution_role_arn or "",
+        "MWAA_LOCAL_ENVIRONMENT_NAME": environment.name,
+        "MWAA_LOCAL_CREDENTIALS_PATH": aws.credentials_path,
+        "MWAA_LOCAL_CREDENTIALS_AUTH_TOKEN": aws.auth_token,
+        **aws.container_variables(),
+    }
+    for name in SHELL_CHAIN:
+        env[name] = os.environ.get(name, "")
+    return env
+
+
+@contextmanager
+def run_credentials(
+    client: docker.DockerClient, environment: Environment, image: str, aws: TaskAws
+) -> Iterator[tuple[str | None, str | None]]:
+    """The credentials network the run joins and a note: the running stack's service, else a
+    credentials service for this run alone (removed after it, with its network), else none."""
+    from mwaa_local.aws import credentials_address
+    from mwaa_local.aws.credentials import CONTAINER_CREDENTIALS_IP, CONTAINER_CREDENTIALS_SUBNET
+    from mwaa_local.runtime.stack import Stack
+
+    running = credentials_network(client, environment)
+    if running is not None:
+        yield running, None
+        return
+    if not aws.enabled:
+        yield None, aws.note or NO_CREDENTIALS
+        return
+    stack = Stack(environment, client)
+    credentials_address.claim(client, stack.project)
+    own = credentials_address.network_name(stack.project)
+    found = client.networks.list(names=[own])
+    created = None
+    if found:  # the stopped stack's network: its service is stopped, the address is free
+        network = found[0]
+    else:
+        import docker.types
+
+        ipam = docker.types.IPAMConfig(
+            pool_configs=[
+                docker.types.IPAMPool(subnet=CONTAINER_CREDENTIALS_SUBNET, gateway=GATEWAY)
+            ]
+        )
+        network = created = client.networks.create(
+            f"{stack.project}_workflow_credentials",
+            internal=True,
+            ipam=ipam,
+            labels={
+                credentials_address.NETWORK_LABEL: "true",
+                credentials_address.PROJECT_DIR_LABEL: str(environment.project_dir.resolve()),
+            },
+        )
+    aws_dir = Path.home() / ".aws"
+    service = None
+    try:
+        with tempfile.TemporaryDirectory(prefix="mwaa-local-aws-") as empty:
+            import os
+
+            service = client.containers.create(
+                image,
+                entrypoint=SERVICE_COMMAND,
+                environment=service_environment(environment, aws),
+                user=f"{os.getuid()}:{os.getgid()}",
+                volumes={
+                    str(aws_dir if aws_dir.is_dir() else empty): {
+                        "bind": f"{SERVICE_HOME}/.aws",
+                        "mode": "rw",
+                    }
+                },
+                extra_hosts={"host.docker.internal": "host-gateway"},
+                labels={LABEL: "workflow-credentials"},
+            )
+            network.connect(service, ipv4_address=CONTAINER_CREDENTIALS_IP)
+            service.start()
+            wait_for_service(service)
+            yield network.name, None
+    finally:
+        if service is not None:
+            service.remove(force=True)
+        if created is not None:
+            created.remove()
+
+
+def wait_for_service(service: Any, timeout: float = SERVICE_START_SECONDS) -> None:
+    """Until the service answers its health check (its credentials work), or its error."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    output = b""
+    while time.monotonic() < deadline:
+        service.reload()
+        if service.status == "exited":
+            break
+        code, output = service.exec_run([*SERVICE_COMMAND, "--check"])
+        if code == 0:
+            return
+        time.sleep(0.5)
+    logs = service.logs(tail=20).decode(errors="replace")
+    raise MwaaLocalError(
+        "The credentials service for the workflow run did not become healthy.",
+        hint=(output.decode(errors="replace") + "\n" + logs).strip()[-2000:]
+        or "Check your AWS credentials (mwaa-local credentials).",
+    )
+
+
 def docker_runner(client: docker.DockerClient, environment: Environment) -> Runner:
     """Runs the request in a one-off container of the Airflow 3 image (which must exist)."""
 
     def run(request: RunRequest, on_line: Callable[[str], None]) -> RunnerOutput:
+        from mwaa_local.aws.task_aws import current_task_aws
         from mwaa_local.runtime.image import image_tag
         from mwaa_local.runtime.line_stream import LineStream
         from mwaa_local.runtime.one_off import _finish
         from mwaa_local.runtime.stack import UV_CACHE_VOLUME
 
-        network = credentials_network(client, environment)
+        image = image_tag(airflow3_version(environment))
+        # Once: with no record of a `start`, each call makes a new credentials path and token.
+        aws = current_task_aws(environment)
         lines: list[str] = []
 
         def keep(line: str) -> None:
             lines.append(line)
             on_line(line)
 
-        with tempfile.TemporaryDirectory(prefix="mwaa-local-workflow-") as tmp:
+        with (
+            run_credentials(client, environment, image, aws) as (network, note),
+            tempfile.TemporaryDirectory(prefix="mwaa-local-workflow-") as tmp,
+        ):
             folder = Path(tmp)
             name = request.workflow_file.name
             (folder / name).write_bytes(request.workflow_file.read_bytes())
@@ -311,9 +443,9 @@ def docker_runner(client: docker.DockerClient, environment: Environment) -> Runn
             (folder / name).chmod(0o644)  # the container's airflow user reads it
             script = container_script(request, f"{WORKFLOW_MOUNT}/{name}")
             container = client.containers.create(
-                image_tag(airflow3_version(environment)),
+                image,
                 ["bash", "-c", script],
-                environment=container_environment(environment, network is not None),
+                environment=container_environment(aws, network is not None),
                 volumes={
                     str(folder): {"bind": WORKFLOW_MOUNT, "mode": "ro"},
                     UV_CACHE_VOLUME: {"bind": str(paths.UV_CACHE), "mode": "rw"},
@@ -329,6 +461,6 @@ def docker_runner(client: docker.DockerClient, environment: Environment) -> Runn
                 container.remove(force=True)
                 raise
             exit_code, stdout = _finish(container, LineStream(keep))
-        return RunnerOutput(exit_code, stdout, lines, None if network else NO_CREDENTIALS)
+        return RunnerOutput(exit_code, stdout, lines, note)
 
     return run

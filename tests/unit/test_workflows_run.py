@@ -139,12 +139,15 @@ def test_the_container_installs_the_runners_dag_factory_and_passes_the_conf():
 
 
 def test_credentials_only_from_the_credentials_service(project):
+    from mwaa_local.aws.task_aws import current_task_aws
+
     environment = load_environment(project)
-    without = runs.container_environment(environment, credentials=False)
+    without = runs.container_environment(current_task_aws(environment), credentials=False)
     assert without["AWS_EC2_METADATA_DISABLED"] == "true" and without["AWS_DEFAULT_REGION"]
     assert not any("CREDENTIALS" in k or "KEY" in k for k in without)
     (project / "mwaa-local.yaml").write_text("Local:\n  Credentials: profile\n")
-    with_service = runs.container_environment(load_environment(project), credentials=True)
+    aws = current_task_aws(load_environment(project))
+    with_service = runs.container_environment(aws, credentials=True)
     assert with_service["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"].startswith("/")
     assert with_service["AWS_CONTAINER_AUTHORIZATION_TOKEN"]
     assert not any("SECRET" in k or "ACCESS_KEY" in k for k in with_service)
@@ -186,3 +189,126 @@ def test_the_cli_prints_the_table_and_the_json(project, monkeypatch):
     printed = json.loads(as_json.stdout[as_json.stdout.index("{") :])
     assert printed["RunDetail"]["RunState"] == "FAILED"
     assert printed["RunId"] == printed["RunDetail"]["RunId"] and "+" not in printed["RunId"]
+
+
+class FakeContainer:
+    def __init__(self, engine, image, command=None, **kwargs) -> None:
+        self.engine, self.image, self.command, self.kwargs = engine, image, command, kwargs
+        self.status, self.removed, self.networks = "created", False, []
+
+    def start(self) -> None:
+        self.status = "running"
+
+    def reload(self) -> None:
+        pass
+
+    def exec_run(self, command):
+        self.engine.checks += 1
+        return (0 if self.engine.checks >= 2 else 1), b"not yet"
+
+    def logs(self, stream=False, follow=False, stdout=True, stderr=True, tail=None):
+        if stream:
+            return iter([("\n".join(STDERR) + "\n").encode()])
+        return (json.dumps(report()) + "\n").encode() if stdout else b""
+
+    def wait(self):
+        return {"StatusCode": 0}
+
+    def remove(self, force=False) -> None:
+        self.removed = True
+
+
+class FakeNetwork:
+    def __init__(self, name: str, **kwargs) -> None:
+        self.name, self.kwargs, self.removed, self.connected = name, kwargs, False, []
+        self.attrs = {"Labels": kwargs.get("labels") or {}, "IPAM": {"Config": []}}
+
+    def connect(self, container, **kwargs) -> None:
+        self.connected.append((container, kwargs))
+
+    def remove(self) -> None:
+        self.removed = True
+
+
+class FakeEngine:
+    """Just enough of docker's client for the runner: no stack, networks made and removed."""
+
+    def __init__(self) -> None:
+        self.created: list[FakeContainer] = []
+        self.made: list[FakeNetwork] = []
+        self.checks = 0
+        engine = self
+
+        class Containers:
+            def list(self, all=False, filters=None):  # noqa: A002
+                return []
+
+            def create(self, image, command=None, **kwargs):
+                engine.created.append(FakeContainer(engine, image, command, **kwargs))
+                return engine.created[-1]
+
+        class Networks:
+            def list(self, names=None):
+                return [n for n in engine.made if not names or n.name in names]
+
+            def create(self, name, **kwargs):
+                engine.made.append(FakeNetwork(name, **kwargs))
+                return engine.made[-1]
+
+            def get(self, name):
+                return next(n for n in engine.made if n.name == name)
+
+        self.containers, self.networks = Containers(), Networks()
+
+
+def test_without_the_stack_a_credentials_service_serves_the_run_and_goes(project, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing-key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing-secret")
+    (project / "mwaa-local.yaml").write_text(
+        "Local:\n  AwsEndpointUrl: http://127.0.0.1:5000\n  Region: eu-west-1\n"
+    )
+    environment = load_environment(project)
+    engine = FakeEngine()
+    run = runs.run_workflow(
+        environment, project / "s3_example.yaml", runs.docker_runner(engine, environment)
+    )
+    assert run.succeeded and run.note is None
+    service, task = engine.created
+    assert service.kwargs["entrypoint"] == runs.SERVICE_COMMAND
+    assert service.kwargs["environment"]["AWS_SECRET_ACCESS_KEY"] == "testing-secret"
+    task_env = task.kwargs["environment"]
+    assert "testing-secret" not in json.dumps(task_env) and "testing-key" not in json.dumps(
+        task_env
+    )
+    assert (
+        task_env["AWS_CONTAINER_AUTHORIZATION_TOKEN"]
+        == (service.kwargs["environment"]["MWAA_LOCAL_CREDENTIALS_AUTH_TOKEN"])
+    )
+    assert (
+        task_env["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"]
+        == (service.kwargs["environment"]["MWAA_LOCAL_CREDENTIALS_PATH"])
+    )
+    assert task_env["AWS_ENDPOINT_URL"] == "http://host.docker.internal:5000"
+    assert task_env["AWS_DEFAULT_REGION"] == "eu-west-1"
+    (network,) = engine.made
+    assert network.kwargs["internal"] is True
+    assert [(c, k.get("ipv4_address")) for c, k in network.connected] == [
+        (service, "169.254.170.2"),
+        (task, None),
+    ]
+    assert engine.checks == 2  # waited for the service's health check
+    assert service.removed and task.removed and network.removed
+    assert task.image == service.image == f"mwaa-local/airflow:{versions.DEFAULT.airflow}"
+    assert "uv pip install" in task.command[2]
+
+
+def test_with_credentials_none_the_run_gets_none_and_says_so(project):
+    (project / "mwaa-local.yaml").write_text("Local:\n  Credentials: none\n")
+    environment = load_environment(project)
+    engine = FakeEngine()
+    run = runs.run_workflow(
+        environment, project / "s3_example.yaml", runs.docker_runner(engine, environment)
+    )
+    assert run.note == runs.NO_CREDENTIALS and engine.made == []
+    (task,) = engine.created
+    assert not any("CREDENTIALS" in k for k in task.kwargs["environment"])
