@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shlex
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -302,8 +304,6 @@ def credentials_network(client: docker.DockerClient, environment: Environment) -
 def service_environment(environment: Environment, aws: TaskAws) -> dict[str, str]:
     """The credentials service's environment, as compose/credentials.yaml gives it: the AWS
     chain's variables of this shell (this container's only; the tasks' never hold a key)."""
-    import os
-
     env = {
         "HOME": SERVICE_HOME,
         "AWS_PROFILE": aws.profile or "",
@@ -364,8 +364,6 @@ def run_credentials(
     service = None
     try:
         with tempfile.TemporaryDirectory(prefix="mwaa-local-aws-") as empty:
-            import os
-
             service = client.containers.create(
                 image,
                 entrypoint=SERVICE_COMMAND,
@@ -393,8 +391,6 @@ def run_credentials(
 
 def wait_for_service(service: Any, timeout: float = SERVICE_START_SECONDS) -> None:
     """Until the service answers its health check (its credentials work), or its error."""
-    import time
-
     deadline = time.monotonic() + timeout
     output = b""
     while time.monotonic() < deadline:
