@@ -203,6 +203,7 @@ def serve(
     """Serve the environment's MWAA API until SIGTERM, Ctrl-C, or its state folder is removed."""
     # Here, not at the top: `start`, `stop` and `status` import this module and need neither
     # botocore's model nor the server.
+    from mwaa_local.api import serverless_workflows
     from mwaa_local.api.environment_backend import EnvironmentBackend
     from mwaa_local.api.server import ApiServer
     from mwaa_local.api.stack_telemetry import StackTelemetry
@@ -224,6 +225,7 @@ def serve(
         environment.local.api_endpoint_port,
         validate_responses=True,
         telemetry=telemetry,
+        workflows=serverless_workflows.for_environment(environment, backend.region),
     )
     state = _state(environment)
     stopping = threading.Event()
