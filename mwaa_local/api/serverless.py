@@ -18,6 +18,7 @@ from botocore.model import ServiceModel
 
 from mwaa_local.api import errors, shapes, sigv4
 from mwaa_local.api.errors import ApiError
+from mwaa_local.api.model import json_body
 from mwaa_local.api.response import Response
 from mwaa_local.api.serverless_workflows import WorkflowStore
 from mwaa_local.errors import MwaaLocalError
@@ -230,7 +231,7 @@ class ServerlessEndpoint:
             handler = HANDLERS.get(operation_name)
             if handler is None:
                 raise ApiError(INTERNAL, f"mwaa-local does not emulate {operation_name}.")
-            params = _decode(body)
+            params = json_body(body)
             problems = shapes.check(operation.input_shape, params, "", strict=False)
             if problems:
                 raise errors.validation(shapes.describe(problems))
@@ -254,18 +255,6 @@ class ServerlessEndpoint:
         except Exception as exc:
             log.exception("%s %s failed", SERVICE, operation_name)
             return _error(ApiError(INTERNAL, f"{type(exc).__name__}: {exc}"))
-
-
-def _decode(body: bytes) -> dict[str, Any]:
-    if not body.strip():
-        return {}
-    try:
-        params = json.loads(body)
-    except ValueError as exc:
-        raise errors.validation(f"The request body cannot be read: {exc}") from None
-    if not isinstance(params, dict):
-        raise errors.validation("The request body must be an object.")
-    return params
 
 
 def _json(status: int, value: dict[str, Any], headers: list[tuple[str, str]]) -> Response:
