@@ -8,9 +8,11 @@ home=/usr/local/mwaa-local
 
 fail() { echo "bootstrap-os: $*" >&2; exit 1; }
 
+# git: requirements may name `git+https://...` packages (mwaa-behaviour.md 2.2), which pip and uv
+# clone with the git command.
 if command -v dnf >/dev/null 2>&1 || command -v yum >/dev/null 2>&1; then
   pm=$(command -v dnf || command -v yum)
-  packages="sudo procps-ng shadow-utils ca-certificates findutils tar gzip"
+  packages="sudo procps-ng shadow-utils ca-certificates findutils tar gzip git"
   command -v "$python" >/dev/null 2>&1 || packages="$packages $python $python-pip"
   "$pm" install -y -q $packages
   "$pm" clean all
@@ -19,7 +21,7 @@ if command -v dnf >/dev/null 2>&1 || command -v yum >/dev/null 2>&1; then
   system_bundle=/etc/pki/tls/certs/ca-bundle.crt
 elif command -v apt-get >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
-  packages="sudo procps ca-certificates"
+  packages="sudo procps ca-certificates git"
   command -v "$python" >/dev/null 2>&1 || packages="$packages $python ${python}-venv"
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends $packages >/dev/null

@@ -42,3 +42,8 @@ class ImageBuildError(MwaaLocalError):
 
 class ConstraintsError(MwaaLocalError):
     """The Airflow constraints file could not be found, downloaded or read."""
+
+
+class MwaaLocalWarning(UserWarning):
+    """Something the user should know that does not stop the command (the CLI prints it as a
+    warning, every time it happens)."""

@@ -9,6 +9,8 @@ RUN apt-get update -qq \
 ENV PATH=/usr/lib/postgresql/15/bin:$PATH PGDATA=/var/lib/postgresql/data
 COPY postgres-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
 USER postgres
+# As the official image: SIGINT is Postgres's fast shutdown (SIGTERM waits for every client).
+STOPSIGNAL SIGINT
 EXPOSE 5432
 ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]
 CMD ["postgres"]

@@ -91,7 +91,7 @@ def parse_request(
         return {}
     params: dict[str, Any] = {}
     problems: list[shapes.Problem] = []
-    payload = _json_body(body)
+    payload = json_body(body)
     for name, member in shape.members.items():
         location = member.serialization.get("location")
         wire_name = member.serialization.get("name", name)
@@ -111,7 +111,8 @@ def parse_request(
     return params
 
 
-def _json_body(body: bytes) -> dict[str, Any]:
+def json_body(body: bytes) -> dict[str, Any]:
+    """A JSON request body as an object ({} when empty), or a ValidationException."""
     if not body.strip():
         return {}
     try:

@@ -18,11 +18,15 @@ import uuid
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from mwaa_local.api import cli_endpoint, web_login
+from mwaa_local.api import cli_endpoint, cloudwatch, serverless, web_login
 from mwaa_local.api.backend import Backend
 from mwaa_local.api.cli_endpoint import CliEndpoint
+from mwaa_local.api.cloudwatch import CloudWatchEndpoint
 from mwaa_local.api.control_plane import ControlPlane
 from mwaa_local.api.response import Response, json_response
+from mwaa_local.api.serverless import ServerlessEndpoint
+from mwaa_local.api.serverless_workflows import WorkflowStore
+from mwaa_local.api.telemetry import Telemetry
 from mwaa_local.api.tokens import TokenStore
 from mwaa_local.api.web_login import WebLoginEndpoint
 from mwaa_local.errors import MwaaLocalError
@@ -41,7 +45,9 @@ class ApiServer:
     `web_server_hostname` is what CreateCliToken/CreateWebLoginToken answer as
     WebServerHostname (default: this server's host:port). `validate_responses` checks every
     answer against its output shape; a broken one becomes an InternalServerException and is
-    listed in `shape_errors`.
+    listed in `shape_errors`. `telemetry` holds the logs and metrics that the CloudWatch Logs and
+    CloudWatch requests on the same port read (api/cloudwatch.py); `workflows` the MWAA
+    Serverless workflows its `mwaa-serverless` requests serve (api/serverless.py).
     """
 
     def __init__(
@@ -53,6 +59,8 @@ class ApiServer:
         validate_responses: bool = False,
         clock: Callable[[], float] = time.monotonic,
         max_cli_commands: int = cli_endpoint.MAX_CONCURRENT_COMMANDS,
+        telemetry: Telemetry | None = None,
+        workflows: WorkflowStore | None = None,
     ) -> None:
         try:
             self._httpd = _HttpServer((BIND_HOST, port), _Handler)
@@ -72,6 +80,16 @@ class ApiServer:
         )
         self.cli = CliEndpoint(backend, self.tokens, max_cli_commands)
         self.web_login = WebLoginEndpoint(backend, self.tokens)
+        self.cloudwatch = CloudWatchEndpoint(
+            telemetry,
+            validate_responses=validate_responses,
+            shape_errors=self.control_plane.shape_errors,  # one list for the tests to read
+        )
+        self.serverless = ServerlessEndpoint(
+            workflows,
+            validate_responses=validate_responses,
+            shape_errors=self.control_plane.shape_errors,
+        )
         self._thread: threading.Thread | None = None
 
     @property
@@ -124,6 +142,10 @@ class ApiServer:
             return self.cli.handle(method, headers.get("authorization"), body)
         if path in web_login.PATHS:
             return self.web_login.handle(method, body)
+        if cloudwatch.serves(path, headers):
+            return self.cloudwatch.handle(method, path, headers, body)
+        if serverless.serves(path, headers):
+            return self.serverless.handle(method, headers, body)
         query = urllib.parse.parse_qs(split.query, keep_blank_values=True)
         return self.control_plane.handle(
             method, raw_path, query, headers.get("authorization"), body

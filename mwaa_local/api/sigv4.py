@@ -2,7 +2,8 @@
 
 Any credentials are accepted (there is no secret to check the signature against), but the
 request must carry a well-formed `AWS4-HMAC-SHA256` Authorization header, or the same in a
-presigned query string, scoped to MWAA's signing name `airflow`.
+presigned query string, scoped to the service's signing name: MWAA's `airflow`, or `logs` and
+`monitoring` for the CloudWatch Logs and CloudWatch requests the same port answers.
 """
 
 import re
@@ -30,7 +31,9 @@ class Caller:
     region: str
 
 
-def caller(authorization: str | None, query: dict[str, list[str]]) -> Caller:
+def caller(
+    authorization: str | None, query: dict[str, list[str]], signing_name: str = SIGNING_NAME
+) -> Caller:
     """The signer of a request, or an AccessDeniedException saying what is missing."""
     if authorization:
         found = _HEADER.fullmatch(authorization.strip())
@@ -38,21 +41,21 @@ def caller(authorization: str | None, query: dict[str, list[str]]) -> Caller:
             raise errors.access_denied(
                 f"The Authorization header is not an {ALGORITHM} (SigV4) signature."
             )
-        return _scope(found.group("credential"))
+        return _scope(found.group("credential"), signing_name)
     if query.get("X-Amz-Algorithm") == [ALGORITHM] and "X-Amz-Signature" in query:
-        return _scope(query.get("X-Amz-Credential", [""])[-1])
+        return _scope(query.get("X-Amz-Credential", [""])[-1], signing_name)
     raise errors.access_denied(
         "Missing Authentication Token: sign the request with SigV4, as AWS SDKs and the AWS CLI "
         "do (any credentials work locally)."
     )
 
 
-def _scope(credential: str) -> Caller:
+def _scope(credential: str, signing_name: str) -> Caller:
     found = _SCOPE.fullmatch(credential)
     if found is None:
         raise errors.access_denied(f"The SigV4 credential scope {credential!r} is malformed.")
-    if found.group("service") != SIGNING_NAME:
+    if found.group("service") != signing_name:
         raise errors.access_denied(
-            f"Credential should be scoped to correct service: '{SIGNING_NAME}'."
+            f"Credential should be scoped to correct service: '{signing_name}'."
         )
     return Caller(found.group("key"), found.group("region"))

@@ -38,10 +38,10 @@ if (token) {
 }
 """
 _SCRIPT_HASH = base64.b64encode(hashlib.sha256(_SCRIPT.encode()).digest()).decode()
-_CSP = (
-    f"default-src 'none'; script-src 'sha256-{_SCRIPT_HASH}'; form-action 'self'; "
-    "frame-ancestors 'none'"
-)
+# No form-action: Chromium applies it to the redirects that follow the form's POST too, and the
+# POST redirects to the Airflow UI, another origin (another port). The form's action is fixed in
+# this page, which shows nothing a caller controls.
+_CSP = f"default-src 'none'; script-src 'sha256-{_SCRIPT_HASH}'; frame-ancestors 'none'"
 
 
 def _page(title: str, status_text: str, script: bool) -> str:

@@ -8,13 +8,16 @@ content's digest, so an unchanged file keeps its version and any edit makes a ne
 """
 
 import hashlib
+import os
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from mwaa_local.errors import MwaaLocalError
-from mwaa_local.mwaa.plugins import zip_plugins_folder
+from mwaa_local.bucket.keys import key_problem, path_inside
+from mwaa_local.errors import MwaaLocalError, MwaaLocalWarning
+from mwaa_local.mwaa.plugins import folder_members, write_zip
 from mwaa_local.spec.settings import S3_SCHEME, Environment
 
 
@@ -53,12 +56,28 @@ class FolderBucket:
     def exists(self, key: str) -> bool:
         return (self.root / key).exists()
 
-    def get(self, key: str, version_id: str | None = None) -> BucketObject:
+    def _path(self, key: str) -> Path:
+        """The key's file; a link that leads out of the bucket folder is refused: its target
+        would be copied into the version store and every container (~/.aws, say)."""
         path = self.root / key
+        root, real = os.path.realpath(self.root), os.path.realpath(path)
+        if os.path.commonpath([root, real]) != root:
+            raise MwaaLocalError(
+                f"{path} leads outside the bucket folder {self.root} (to {real}); mwaa-local "
+                "follows no link out of it, since the target would reach every container.",
+                hint="Copy the file into the bucket folder instead of linking to it.",
+            )
+        return path
+
+    def get(self, key: str, version_id: str | None = None) -> BucketObject:
+        path = self._path(key)
         if path.is_dir():
             # mwaa-behaviour.md 2.5: users zip the *contents* of plugins/ (zip -r plugins.zip .).
+            found = folder_members(path)
+            if found.skipped_links:
+                warnings.warn(found.warning(path), MwaaLocalWarning, stacklevel=2)
             with tempfile.TemporaryDirectory(prefix="mwaa-local-zip-") as tmp:
-                content = zip_plugins_folder(path, Path(tmp) / "plugins.zip").read_bytes()
+                content = write_zip(Path(tmp) / "plugins.zip", found.members).read_bytes()
         elif path.is_file():
             content = path.read_bytes()
         else:
@@ -159,10 +178,38 @@ class S3Bucket:
     def read_key(self, key: str) -> bytes:
         return self.client.get_object(Bucket=self.name, Key=self.prefix + key)["Body"].read()
 
+    def download_folder(self, prefix: str, target: Path) -> dict[str, str]:
+        """Copy every object under `prefix` into `target`, as `aws s3 sync` would: one that
+        cannot be read (or whose key would land outside `target`) is skipped and returned with
+        the reason; the listing itself failing is an error."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        folder = prefix.strip("/")
+        try:
+            names = sorted(self.list_keys(folder))
+        except (BotoCoreError, ClientError) as e:
+            raise self._fail(e, f"list {folder}/") from e
+        skipped = {}
+        for name in names:
+            problem = key_problem(name)
+            if problem:
+                skipped[name] = problem
+                continue
+            try:
+                content = self.read_key(f"{folder}/{name}")
+            except (BotoCoreError, ClientError) as e:
+                skipped[name] = str(e)
+                continue
+            target.mkdir(parents=True, exist_ok=True)
+            path = path_inside(target, name)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path_inside(target, name).write_bytes(content)  # the folders made, checked again
+        return skipped
+
 
 def open_bucket(environment: Environment) -> Bucket:
     """The bucket Local.Bucket names: a folder (relative to the project) or s3://."""
     local = environment.local
     if environment.bucket_is_s3:
-        return S3Bucket(local.bucket, local.s3_endpoint_url)
+        return S3Bucket(local.bucket, local.bucket_endpoint_url)
     return FolderBucket(environment.bucket_folder)

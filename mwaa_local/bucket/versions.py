@@ -76,8 +76,9 @@ class VersionStore:
         if not self.history_file.is_file():
             return []
         recovery = (
-            "It lists the recorded versions of plugins.zip, requirements.txt and startup.sh. "
-            "Restore it from a backup, or delete it: versions are recorded again as they are read."
+            f"Restore {self.history_file.name} from a backup, or delete it: the versions read from "
+            "now on are listed again (a folder bucket's earlier versions can then no longer be "
+            "pinned)."
         )
         raw = read_json(self.history_file, recovery)
         try:
@@ -91,17 +92,21 @@ class VersionStore:
                 return version
         return None
 
+    def peek(self, kind: str, found: BucketObject) -> ObjectVersion:
+        """The version `record` would return, writing nothing (for read-only commands)."""
+        known = self.find(kind, found.key, found.version_id)
+        return known or ObjectVersion(
+            kind, found.key, found.version_id, found.sha256, len(found.content), ""
+        )
+
     def record(self, kind: str, found: BucketObject) -> ObjectVersion:
         """Keep this version's content and list it; a version seen before is not repeated."""
         known = self.find(kind, found.key, found.version_id)
         if known and self.blob(known.sha256).is_file():
             return known
         blob = self.blob(found.sha256)
-        blob.parent.mkdir(parents=True, exist_ok=True)
-        # The containers' airflow user reads the store through a read-only mount.
-        for folder in (self.root, blob.parent):
-            folder.chmod(0o755)
-        atomic_write(blob, found.content, 0o644)
+        self.secure()
+        atomic_write(blob, found.content, 0o600)
         if known:
             return known
         # Read, add and write the history under a lock: two commands recording at once must
@@ -119,8 +124,21 @@ class VersionStore:
                 kind, found.key, found.version_id, found.sha256, len(found.content), now()
             )
             text = json.dumps([asdict(v) for v in [*history, version]], indent=2) + "\n"
-            atomic_write(self.history_file, text, 0o644)
+            atomic_write(self.history_file, text, 0o600)
         return version
+
+    def secure(self) -> None:
+        """Make the stored objects owner-only: their folder 0700, files 0600 (stores an earlier
+        mwaa-local made readable by all included). The containers read them with sudo
+        (container/applied_objects.py). The store's own folder is 0711: nobody else can list
+        it, but the airflow user can reach the public constraints files staged beside the
+        objects (bucket/staged_constraints.py) by their paths."""
+        (self.root / "objects").mkdir(parents=True, exist_ok=True)
+        self.root.chmod(0o711)
+        (self.root / "objects").chmod(0o700)
+        for path in [self.history_file, *(self.root / "objects").iterdir()]:
+            if path.is_file() and path.stat().st_mode & 0o077:
+                path.chmod(0o600)
 
 
 def object_key(environment: Environment, bucket: Bucket, kind: str) -> str | None:
@@ -143,9 +161,11 @@ def pinned_version(environment: Environment, kind: str) -> str | None:
     }[kind]
 
 
-def read_objects(environment: Environment, bucket: Bucket, store: VersionStore) -> Objects:
+def read_objects(
+    environment: Environment, bucket: Bucket, store: VersionStore, keep: bool = True
+) -> Objects:
     """The versions the settings ask for now: each pinned version, else the current one. Every
-    version read is recorded in the store."""
+    version read is recorded in the store (unless `keep` is False: nothing is written)."""
     objects: Objects = {}
     for kind in OBJECT_KINDS:
         key = object_key(environment, bucket, kind)
@@ -161,7 +181,8 @@ def read_objects(environment: Environment, bucket: Bucket, store: VersionStore) 
         if kept and store.blob(kept.sha256).is_file():
             objects[kind] = kept
         else:
-            objects[kind] = store.record(kind, bucket.get(key, pin))
+            found = bucket.get(key, pin)
+            objects[kind] = store.record(kind, found) if keep else store.peek(kind, found)
     return objects
 
 

@@ -10,13 +10,14 @@ from mwaa_local.bucket.source import S3Bucket
 from mwaa_local.bucket.versions import OBJECT_KINDS
 from mwaa_local.cli.commands_settings import Project, changes_environment
 from mwaa_local.cli.commands_stack import open_stack, show_changes
-from mwaa_local.cli.output import err, out, print_json, warn
+from mwaa_local.cli.output import err, out, print_json, print_table, warn
 from mwaa_local.environment.update import (
     environment_settings,
     finish_interrupted_update,
     pending_changes,
     update_environment,
 )
+from mwaa_local.scaling import control as scaling
 
 
 @click.command("update")
@@ -40,6 +41,9 @@ def update_command(project: Project, timeout: int) -> None:
     show_changes(changes)
     started = time.monotonic()
     update_environment(stack, wanted, timeout, on_step=lambda step: err.print(step))
+    # The autoscaler reads MinWorkers, MaxWorkers and the cooldown when it starts.
+    scaling.stop_for(stack)
+    scaling.start_for(stack)
     seconds = time.monotonic() - started
     out.print(f"Environment {project.environment.name} is AVAILABLE (updated in {seconds:.1f} s).")
 
@@ -86,13 +90,13 @@ def versions_command(project: Project, as_json: bool) -> None:
             row["RecordedAt"],
             "yes" if row["Applied"] else "",
         )
-    out.print(table)
+    print_table(table)
     if in_bucket:
         table = Table("Key", "Version id in the bucket", "Latest", "Last modified")
         for row in in_bucket:
             latest = "yes" if row["IsLatest"] else ""
             table.add_row(row["Key"], row["VersionId"], latest, row["LastModified"])
-        out.print(table)
+        print_table(table)
 
 
 COMMANDS = [update_command, versions_command]

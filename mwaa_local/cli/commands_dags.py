@@ -11,7 +11,7 @@ import click
 
 from mwaa_local.cli.commands_image import ensure_runtime
 from mwaa_local.cli.commands_settings import Project
-from mwaa_local.cli.output import err, out, print_json, warn
+from mwaa_local.cli.output import err, line, out, print_json, status, styled, warn
 from mwaa_local.dags import test as dag_test
 from mwaa_local.dags.check import (
     CheckTarget,
@@ -20,7 +20,14 @@ from mwaa_local.dags.check import (
     run_in_scheduler,
     run_one_off,
 )
-from mwaa_local.dags.report import exit_code, files_table, plugin_lines, summary, write_junit_xml
+from mwaa_local.dags.report import (
+    apply_start_sequence,
+    exit_code,
+    files_table,
+    plugin_lines,
+    summary,
+    write_junit_xml,
+)
 from mwaa_local.runtime.interface import Runtime
 from mwaa_local.runtime.one_off import CommandRun
 from mwaa_local.runtime.select import open_runtime
@@ -44,13 +51,13 @@ def run_check(project: Project, target: CheckTarget, verbose: bool) -> CommandRu
     """In the running scheduler when it can see PATH, else apart from it (a one-off container,
     or a throwaway folder under the host runtime)."""
     stack = open_runtime(project.environment)
-    echo = (lambda line: err.print(line, markup=False)) if verbose else (lambda line: None)
+    echo = err.print if verbose else (lambda text: None)
     in_scheduler = target.mount is None and scheduler_running(stack)
     if not in_scheduler:
         ensure_runtime(project, stack)
     where = "the running scheduler" if in_scheduler else dag_test.runtime_one_off(stack)
-    status = contextlib.nullcontext() if verbose else err.status(f"Checking DAGs in {where} ...")
-    with status:
+    spinner = contextlib.nullcontext() if verbose else status(f"Checking DAGs in {where} ...")
+    with spinner:
         if in_scheduler:
             return run_in_scheduler(stack, target, echo)
         return run_one_off(stack, target, echo)
@@ -67,17 +74,16 @@ def warn_requirements(phases: dict[str, dict[str, Any]]) -> None:
 
 def show(report: dict[str, Any], label: str) -> None:
     if report.get("fatal"):
-        out.print(f"[red]{summary(report)}[/]", markup=True)
+        out.print(styled(summary(report), "red"))
         return
-    out.print(f"Checked {label} in {report['where']} ({report.get('path')}).", markup=False)
+    out.print(f"Checked {label} in {report['where']} ({report.get('path')}).")
     if report.get("files"):
         out.print(files_table(report))
     else:
         out.print("No DAG files found (Airflow parses .py files naming both 'airflow' and 'dag').")
-    for line in plugin_lines(report):
-        out.print(f"[red]plugin error[/]: {line}", markup=True, highlight=False)
-    colour = "green" if report.get("ok") else "red"
-    out.print(f"[{colour}]{summary(report)}[/]")
+    for text in plugin_lines(report):
+        out.print(line(("plugin error", "red"), f": {text}"))
+    out.print(styled(summary(report), "green" if report.get("ok") else "red"))
 
 
 @click.group("dags")
@@ -118,6 +124,7 @@ def check_command(
     add_host_paths(report, host_folder(target, bucket, environment.dag_s3_path))
     if run.phases:
         report["start_sequence"] = run.phases
+    apply_start_sequence(report, run.phases)
     code = max(exit_code(report), 1 if run.exit_code else 0)
     if junit_file is not None:
         write_junit_xml(report, junit_file)
@@ -191,9 +198,19 @@ def test_command(
     """
     run = run_test(project, dag_test.DagTestRequest(dag_id, conf, logical_date))
     dag_test.raise_for_report(run)
+    problems, no_pass = dag_test.start_sequence_problems(run)
+    for problem in problems:
+        warn(problem)
     colour = "green" if dag_test.succeeded(run) else "red"
-    err.print(f"[{colour}]{dag_test.summary(run)}[/]", highlight=False)
-    sys.exit(0 if dag_test.succeeded(run) else 1)
+    err.print(styled(dag_test.summary(run), colour))
+    if no_pass and dag_test.succeeded(run):
+        err.print(
+            line(
+                ("FAILED", "red"),
+                ": the run used the last copy of the DAG folder, not the bucket's",
+            )
+        )
+    sys.exit(0 if dag_test.succeeded(run) and not no_pass else 1)
 
 
 COMMANDS = (dags,)

@@ -8,7 +8,7 @@ from rich.table import Table
 
 from mwaa_local.cli.commands_image import ensure_runtime
 from mwaa_local.cli.commands_settings import Project
-from mwaa_local.cli.output import err, out, print_json
+from mwaa_local.cli.output import err, line, out, print_json, print_table, styled
 from mwaa_local.runtime.one_off import CommandRun, run_test_command
 from mwaa_local.runtime.select import open_runtime
 
@@ -18,7 +18,7 @@ COMPONENTS = ("scheduler", "worker", "webserver")
 def run_in_image(project: Project, command: str, component: str, quiet: bool) -> CommandRun:
     runtime = open_runtime(project.environment)
     ensure_runtime(project, runtime, quiet=quiet)
-    echo = (lambda line: None) if quiet else (lambda line: err.print(line, markup=False))
+    echo = (lambda text: None) if quiet else err.print
     return run_test_command(runtime, command, component, echo)
 
 
@@ -44,24 +44,31 @@ def test_requirements_command(project: Project, component: str, as_json: bool, q
         print_json(report)
         sys.exit(run.exit_code)
     if report.get("fatal"):
-        out.print(f"[red]FAILED[/]: {report['fatal']}")
+        out.print(line(("FAILED", "red"), f": {report['fatal']}"))
         sys.exit(1)
     requirements = report.get("requirements") or {}
     if not requirements.get("ran") and not requirements.get("unchanged"):
         out.print(f"No requirements file at {requirements.get('path') or 'RequirementsS3Path'}.")
         sys.exit(run.exit_code)
     for message in requirements.get("messages", []):
-        out.print(message, markup=False)
+        out.print(message)
+    for note in requirements.get("notes", []):
+        out.print(f"mwaa-local: {note}")
     if requirements.get("ok"):
         installed = requirements.get("installed", [])
+        added = ", ".join(installed) or "none (all present)"
+        seconds = requirements.get("duration", 0)
         out.print(
-            f"[green]OK[/]: requirements install in {requirements.get('duration', 0):.1f} s; "
-            f"{len(installed)} package(s) added: {', '.join(installed) or 'none (all present)'}"
+            line(
+                ("OK", "green"),
+                f": requirements install in {seconds:.1f} s; {len(installed)} package(s) added: "
+                f"{added}",
+            )
         )
     else:
-        for line in requirements.get("error_tail", []):
-            out.print(line, markup=False)
-        out.print(f"[red]FAILED[/]: {requirements.get('diagnosis')}")
+        for text in requirements.get("error_tail", []):
+            out.print(text)
+        out.print(line(("FAILED", "red"), f": {requirements.get('diagnosis')}"))
     sys.exit(run.exit_code)
 
 
@@ -86,8 +93,15 @@ def test_startup_script_command(project: Project, component: str, as_json: bool)
     table.add_row("restored (reserved)", ", ".join(report["restored"]) or "-")
     if report["overridden_by_options"]:
         table.add_row("overridden by options", ", ".join(report["overridden_by_options"]))
-    out.print(table)
-    out.print(("[green]OK[/]: " if run.exit_code == 0 else "[red]FAILED[/]: ") + report["summary"])
+    if report.get("ended_by_exec"):
+        table.add_row("shell replaced by exec", report["ended_by_exec"])
+    if report.get("environment_lost"):
+        table.add_row(
+            "environment", styled("not read back: no export reaches the component", "red")
+        )
+    print_table(table)
+    verdict = ("OK", "green") if run.exit_code == 0 else ("FAILED", "red")
+    out.print(line(verdict, ": ", report["summary"]))
     sys.exit(run.exit_code)
 
 

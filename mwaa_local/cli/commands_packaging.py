@@ -4,9 +4,10 @@ from pathlib import Path
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from mwaa_local.cli.commands_settings import Project
-from mwaa_local.cli.output import err, out, print_json, warn
+from mwaa_local.cli.output import out, print_json, print_table, status, styled, warn
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.mwaa.constraints import official_constraints
 from mwaa_local.package_requirements.archive import default_requirements_file
@@ -48,13 +49,13 @@ def package_requirements_command(
         project.cache_dir / "constraints",
         environment.local.ca_bundle,
     )
-    with err.status("Resolving", spinner="dots") as status:
+    with status("Resolving") as spinner:
         result = package_requirements(
             environment,
             requirements,
             output_dir,
             constraints,
-            progress=lambda message: status.update(message),
+            progress=lambda message: spinner.update(Text(message)),
         )
     if as_json:
         print_json(result.to_json())
@@ -85,9 +86,9 @@ def _print_summary(result: PackageResult) -> None:
         origin = "" if wheel.source == "index" else f" (from {wheel.source})"
         table.add_row(wheel.name, wheel.version or "", wheel.wheel + origin)
     for name in result.missing_wheels:
-        table.add_row(name, "", "[red]no wheel for MWAA's platform[/]")
+        table.add_row(name, "", styled("no wheel for MWAA's platform", "red"))
     if result.wheels or result.missing_wheels:
-        out.print(table)
+        print_table(table)
     if result.excluded:
         names = ", ".join(f"{e.name}=={e.version}" for e in result.excluded[:8])
         more = f" and {len(result.excluded) - 8} more" if len(result.excluded) > 8 else ""

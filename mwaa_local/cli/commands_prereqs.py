@@ -7,8 +7,8 @@ from rich.table import Table
 from rich.text import Text
 
 from mwaa_local.cli.commands_settings import Project
-from mwaa_local.cli.output import err, out, print_json
-from mwaa_local.prereqs.checks import SKIPPED, Check, run_checks
+from mwaa_local.cli.output import err, out, print_json, print_table
+from mwaa_local.prereqs.checks import Check, run_checks
 
 
 @click.command("validate-prereqs")
@@ -29,8 +29,8 @@ def validate_prereqs_command(ctx: click.Context, project: Project, as_json: bool
 
 
 def _summary(checks: list[Check]) -> Text:
-    missing = [c.name for c in checks if not c.ok and c.detail != SKIPPED]
-    skipped = [c.name for c in checks if not c.ok and c.detail == SKIPPED]
+    missing = [c.name for c in checks if not c.ok and c.ran]
+    skipped = [c.name for c in checks if not c.ran]
     text = Text.assemble(("Missing: ", "bold red"), ", ".join(missing))
     if skipped:
         text.append(f" (not checked without an engine: {', '.join(skipped)})")
@@ -40,9 +40,12 @@ def _summary(checks: list[Check]) -> Text:
 def _print_table(checks: list[Check]) -> None:
     table = Table("Check", "Status", "Detail")
     for check in checks:
-        state = Text("OK", style="green") if check.ok else Text("MISSING", style="bold red")
+        if not check.ran:
+            state = Text("NOT CHECKED", style="bold yellow")
+        else:
+            state = Text("OK", style="green") if check.ok else Text("MISSING", style="bold red")
         table.add_row(check.name, state, Text(check.detail))
-    out.print(table)
+    print_table(table)
     for check in checks:
         if not check.ok and check.hint:
             out.print(Text.assemble(("Hint", "yellow"), f" ({check.name}): {check.hint}"))

@@ -6,8 +6,8 @@ import click
 
 from mwaa_local.cli.commands_image import ensure_runtime
 from mwaa_local.cli.commands_settings import Project
-from mwaa_local.cli.output import err
-from mwaa_local.dags.project_tests import run_pytest, tests_folder
+from mwaa_local.cli.output import err, line, warn
+from mwaa_local.dags.project_tests import run_pytest, start_sequence_problems, tests_folder
 from mwaa_local.dags.test import runtime_one_off
 from mwaa_local.runtime.select import open_runtime
 
@@ -41,6 +41,16 @@ def pytest_command(project: Project, args: tuple[str, ...]) -> None:
     where = runtime_one_off(runtime)
     err.print(f"Running tests/ with pytest in {where} (start sequence first) ...")
     run = run_pytest(runtime, args, print_line)
+    problems = start_sequence_problems(run)
+    for problem in problems:
+        warn(problem)
+    if problems and run.exit_code == 0:
+        err.print(
+            line(
+                ("FAILED", "red"), ": the tests passed, but the start sequence before them did not"
+            )
+        )
+        sys.exit(1)
     sys.exit(run.exit_code)
 
 

@@ -10,7 +10,7 @@ from rich.text import Text
 
 from mwaa_local.cli.commands_image import ensure_runtime
 from mwaa_local.cli.commands_settings import Project
-from mwaa_local.cli.output import err, out, print_json
+from mwaa_local.cli.output import err, line, out, print_json, status, styled
 from mwaa_local.dags.report import files_table, plugin_lines, summary
 from mwaa_local.runtime.select import open_runtime
 from mwaa_local.spec import versions
@@ -25,28 +25,31 @@ ERROR_TAIL_LINES = 15
 
 
 def _status(message: str, verbose: bool) -> contextlib.AbstractContextManager:
-    return contextlib.nullcontext() if verbose else err.status(message)
+    return contextlib.nullcontext() if verbose else status(message)
 
 
-def _ok(part: dict[str, Any]) -> str:
-    return "[green]OK[/]" if part.get("ok") else "[red]FAILED[/]"
+def _ok(part: dict[str, Any]) -> Text:
+    return styled("OK", "green") if part.get("ok") else styled("FAILED", "red")
 
 
 def show_requirements(part: dict[str, Any]) -> None:
     requirements = part.get("requirements") or {}
     if not part.get("ok"):
-        for line in (requirements.get("error_tail") or [])[-ERROR_TAIL_LINES:]:
-            out.print(f"    {line}", markup=False)
+        for text in (requirements.get("error_tail") or [])[-ERROR_TAIL_LINES:]:
+            out.print(f"    {text}")
     colour = "green" if part.get("ok") else "red"
-    out.print(f"[{colour}]{upgrade_check.requirements_line(part)}[/]")
+    out.print(styled(upgrade_check.requirements_line(part), colour))
 
 
 def show_dag_check(part: dict[str, Any]) -> None:
+    if part.get("ran") is False:
+        out.print(line(("NOT RUN", "red"), f": {part.get('reason')}"))
+        return
     if part.get("files"):
         out.print(files_table(part))
-    for line in plugin_lines(part):
-        out.print(f"[red]plugin error[/]: {line}", markup=True, highlight=False)
-    out.print(f"[{'green' if part.get('ok') else 'red'}]{summary(part)}[/]")
+    for text in plugin_lines(part):
+        out.print(line(("plugin error", "red"), f": {text}"))
+    out.print(styled(summary(part), "green" if part.get("ok") else "red"))
 
 
 def lint_table(findings: list[dict[str, Any]]) -> Table:
@@ -62,51 +65,63 @@ def lint_table(findings: list[dict[str, Any]]) -> Table:
 
 
 def show_lint(part: dict[str, Any]) -> None:
+    if not upgrade_check.applies(part):
+        out.print(f"not needed: {part.get('reason')}")
+        return
     if not part.get("ran"):
-        out.print(f"skipped: {part.get('reason')}", markup=False)
+        out.print(line(("NOT RUN", "red"), f": {part.get('reason')}"))
         return
     if part.get("fatal"):
-        out.print(f"[red]FAILED[/]: {part['fatal']}")
+        out.print(line(("FAILED", "red"), f": {part['fatal']}"))
         return
     where = ", ".join(part.get("paths", [])) or "nothing to lint"
-    out.print(f"ruff {part['ruff']} --select {part['select']} --preview on {where}", markup=False)
+    out.print(f"ruff {part['ruff']} --select {part['select']} --preview on {where}")
     if part["findings"]:
         out.print(lint_table(part["findings"]))
-    line = (
+    for name, why in sorted((part.get("not_linted") or {}).items()):
+        out.print(line(("not linted", "red"), f": {name} ({why})"))
+    counts = (
         f"{part['errors']} error(s) (removed or moved in Airflow 3), "
         f"{part['warnings']} warning(s) (still work on 3.x, deprecated)"
     )
-    out.print(f"{_ok(part)}: {line}")
+    if part.get("not_linted"):
+        counts += f", {len(part['not_linted'])} file(s) not linted"
+    out.print(line(_ok(part), f": {counts}"))
     if part.get("fixable"):
         paths = " ".join(part.get("fix_paths") or ["PATH"])
         out.print(
             f"{part['fixable']} have a fix: ruff check --select {part['select']} --preview --fix "
-            f"{paths} (some need --unsafe-fixes; review the diff)",
-            markup=False,
+            f"{paths} (some need --unsafe-fixes; review the diff)"
         )
 
 
 def show(report: dict[str, Any]) -> None:
-    out.print(
-        f"Upgrade check: Airflow {report['from']} -> {report['to']} ({report['image']})",
-        markup=False,
-    )
+    out.print(f"Upgrade check: Airflow {report['from']} -> {report['to']} ({report['image']})")
     in_place = report[upgrade_check.IN_PLACE]
-    allowed = "allowed" if in_place["allowed"] else "[yellow]not allowed[/]"
-    out.print(f"MWAA in place: {allowed}. {in_place['message']}", highlight=False)
+    allowed = "allowed" if in_place["allowed"] else styled("not allowed", "yellow")
+    out.print(line("MWAA in place: ", allowed, f". {in_place['message']}"))
     shows = {
         upgrade_check.REQUIREMENTS: show_requirements,
         upgrade_check.DAG_CHECK: show_dag_check,
         upgrade_check.LINT: show_lint,
     }
     for number, name in enumerate(upgrade_check.CHECKED_PARTS, start=1):
-        out.print(f"\n[bold]{number}. {PART_TITLES[name]}[/]")
+        out.print(styled(f"\n{number}. {PART_TITLES[name]}", "bold"))
         shows[name](report[name])
     if report["ok"]:
-        out.print(f"\n[green]OK[/]: the project passes every check for Airflow {report['to']}.")
+        out.print(
+            line(
+                "\n",
+                ("OK", "green"),
+                f": the project passes every check for Airflow {report['to']}.",
+            )
+        )
     else:
-        failed = ", ".join(PART_TITLES[name] for name in report["failed"])
-        out.print(f"\n[red]FAILED[/] for Airflow {report['to']}: {failed}.")
+        failed = ", ".join(
+            PART_TITLES[name] + (" (did not run)" if name in report.get("not_run", ()) else "")
+            for name in report["failed"]
+        )
+        out.print(line("\n", ("FAILED", "red"), f" for Airflow {report['to']}: {failed}."))
 
 
 @click.command("upgrade-check")
@@ -134,7 +149,7 @@ def upgrade_check_command(project: Project, target_name: str, as_json: bool, ver
     target = versions.airflow_version(target_name)
     target_environment = upgrade_check.target_environment(environment, target)
     verbose = verbose and not as_json
-    echo = (lambda line: err.print(line, markup=False)) if verbose else (lambda line: None)
+    echo = err.print if verbose else (lambda text: None)
 
     with _status("Linting for Airflow 3 ...", verbose):
         lint = upgrade_check.lint_step(environment, target)

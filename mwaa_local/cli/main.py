@@ -1,14 +1,18 @@
 """The `mwaa-local` command group."""
 
+import warnings
 from pathlib import Path
 
 import click
 
 from mwaa_local import __version__
 from mwaa_local.cli import (
+    commands_api,
     commands_bucket,
+    commands_credentials,
     commands_dags,
     commands_image,
+    commands_metrics,
     commands_mwaa,
     commands_objects,
     commands_packaging,
@@ -19,19 +23,31 @@ from mwaa_local.cli import (
     commands_upgrade,
     commands_workflows,
 )
-from mwaa_local.cli.output import render_error
-from mwaa_local.errors import MwaaLocalError
+from mwaa_local.cli.output import render_error, warn
+from mwaa_local.errors import MwaaLocalError, MwaaLocalWarning
 
 
 class Group(click.Group):
-    """Renders MwaaLocalError as a message and a hint, without a traceback, and exits non-zero."""
+    """Renders MwaaLocalError as a message and a hint, without a traceback, and exits non-zero;
+    prints each MwaaLocalWarning as a warning."""
 
     def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except MwaaLocalError as e:
-            render_error(e)
-            ctx.exit(e.exit_code)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", MwaaLocalWarning)
+            shown = warnings.showwarning
+
+            def show(message, category, *args, **kwargs):
+                if issubclass(category, MwaaLocalWarning):
+                    warn(str(message))
+                else:
+                    shown(message, category, *args, **kwargs)
+
+            warnings.showwarning = show
+            try:
+                return super().invoke(ctx)
+            except MwaaLocalError as e:
+                render_error(e)
+                ctx.exit(e.exit_code)
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -62,13 +78,16 @@ COMMAND_GROUPS = (
     commands_image,
     commands_stack,
     commands_bucket,
+    commands_credentials,
     commands_dags,
+    commands_metrics,
     commands_pytest,
     commands_objects,
     commands_mwaa,
     commands_packaging,
     commands_prereqs,
     commands_upgrade,
+    commands_api,
     commands_workflows,
 )
 for group in COMMAND_GROUPS:

@@ -3,7 +3,8 @@
 MWAA syncs the bucket's DAG folder into every container every 30 seconds, new, changed and
 deleted files alike (mwaa-behaviour.md 3); mwaa-local does the same at `Local.DagSyncInterval`
 (1 s by default, 30 for MWAA's pace). A bucket that cannot be read leaves the last good copy in
-place, and the error is reported for `status`.
+place, and the error is reported for `status`; a file or folder in it that cannot be read is
+skipped with a warning naming it, and the rest is synced.
 """
 
 import argparse
@@ -25,20 +26,35 @@ def sync_once(bucket: Path, dag_path: str, target: Path) -> dict:
         result = sync_folder(bucket / dag_path, target)
     except OSError as e:
         return {"ok": False, "error": f"the DAG sync failed: {e}"}
-    return {"ok": True, "copied": result.copied, "deleted": result.deleted}
+    return {
+        "ok": True,
+        "copied": result.copied,
+        "deleted": result.deleted,
+        "skipped": result.skipped,
+    }
+
+
+def skipped_warnings(outcome: dict) -> list[str]:
+    return [
+        f"WARNING DAG sync: skipped {name} ({reason}); the rest of the folder is synced"
+        for name, reason in sorted(outcome.get("skipped", {}).items())
+    ]
 
 
 def run(bucket: Path, dag_path: str, target: Path, interval: float, component: str) -> None:
-    last_ok: bool | None = None  # the first pass is always reported
+    last: tuple | None = None  # the first pass is always reported
     # The component that started this loop; when it is gone (a host runtime's process, stopped),
     # so is the loop. In a container it is process 1, gone only with the container.
     parent = os.getppid()
     while os.getppid() == parent:
         outcome = sync_once(bucket, dag_path, target)
         changed = outcome.get("copied") or outcome.get("deleted")
-        if changed or outcome["ok"] != last_ok:
+        now = (outcome["ok"], sorted(outcome.get("skipped", {}).items()))
+        if changed or now != last:
+            for warning in skipped_warnings(outcome):
+                print(f"[mwaa-local] {warning}", file=sys.stderr, flush=True)
             report_phase("dag_sync", component, outcome)
-        last_ok = outcome["ok"]
+        last = now
         time.sleep(interval)
 
 
@@ -53,6 +69,8 @@ def main(argv: list[str]) -> int:
     component = env.get("MWAA_LOCAL_COMPONENT", "?")
     if args.once:
         outcome = sync_once(bucket, dag_path, target)
+        for warning in skipped_warnings(outcome):
+            print(f"[mwaa-local] {warning}", file=sys.stderr, flush=True)
         report_phase("dag_sync", component, outcome)
         return 0 if outcome["ok"] else 1
     run(bucket, dag_path, target, float(env.get("MWAA_LOCAL_DAG_SYNC_INTERVAL", 1)), component)

@@ -15,10 +15,11 @@ import sys
 from pathlib import Path
 
 from mwaa_local.container import migration_marker, paths
-from mwaa_local.container.dag_sync import sync_once
+from mwaa_local.container.dag_sync import skipped_warnings, sync_once
 from mwaa_local.container.services import check_database, check_redis, wait_for
 from mwaa_local.container.start_sequence import SequenceSettings, run_start_sequence, startup_report
 from mwaa_local.errors import MwaaLocalError
+from mwaa_local.mwaa.log_streams import report_phase
 
 log = logging.getLogger("mwaa-local")
 
@@ -29,6 +30,8 @@ COMPONENT_COMMANDS: dict[str, list[str]] = {
     "dag-processor": ["airflow", "dag-processor"],
     "triggerer": ["airflow", "triggerer"],
     "worker": ["airflow", "celery", "worker"],
+    # mw1.micro: scheduler, triggerer (DAG processor) and worker in one container.
+    "hybrid": [sys.executable, "-m", "mwaa_local.container.hybrid"],
 }
 
 # What MWAA calls each component in MWAA_AIRFLOW_COMPONENT (mwaa-behaviour.md 1.3 and 8.2: on
@@ -41,6 +44,8 @@ MWAA_COMPONENT_NAMES = {
     "dag-processor": "scheduler",
     "triggerer": "scheduler",
     "worker": "worker",
+    # MWAA's image sets the command's name (anchor-amazon-mwaa-docker-images.md).
+    "hybrid": "hybrid",
     "migrate-db": "migrate-db",
 }
 
@@ -76,16 +81,21 @@ def wait_for_services(env: dict[str, str]) -> None:
 def sync_dags(settings: SequenceSettings) -> None:
     """Copy the bucket's DAG folder into this container's own DAG folder, before anything else."""
     outcome = sync_once(settings.bucket, settings.dag_path, settings.airflow_home / "dags")
+    # On stdout, where one-off commands' callers read it (dags check: what was not checked).
+    report_phase("dag_sync", settings.component, outcome)
     if not outcome["ok"]:
         raise MwaaLocalError(
             f"{outcome['error']} as user airflow (uid {os.getuid()}): make the project folder "
             "readable by others (chmod o+rX)"
         )
+    for warning in skipped_warnings(outcome):
+        log.warning("%s", warning.removeprefix("WARNING "))
     log.info(
-        "synced %s: %d copied, %d deleted",
+        "synced %s: %d copied, %d deleted, %d skipped",
         settings.bucket / settings.dag_path,
         len(outcome["copied"]),
         len(outcome["deleted"]),
+        len(outcome["skipped"]),
     )
 
 
@@ -134,11 +144,16 @@ def start_component(component: str, extra: list[str]) -> None:
         wait_for_services(env)
         sys.exit(migrate_db(env))
     settings = SequenceSettings.from_environ(component, env)
-    sync_dags(settings)
-    streams = settings.airflow_home / paths.STREAMS_ROOT.relative_to(paths.AIRFLOW_HOME)
-    outcome = run_start_sequence(settings, env, streams_root=streams)
-    if outcome.fatal:
-        raise MwaaLocalError(f"{component} cannot start: {outcome.fatal}")
+    try:
+        sync_dags(settings)
+        streams = settings.airflow_home / paths.STREAMS_ROOT.relative_to(paths.AIRFLOW_HOME)
+        outcome = run_start_sequence(settings, env, streams_root=streams)
+        if outcome.fatal:
+            raise MwaaLocalError(f"{component} cannot start: {outcome.fatal}")
+    except MwaaLocalError as e:
+        # What `update` reads back when the component does not come up (environment/update.py).
+        report_phase("start", component, {"ok": False, "error": e.message})
+        raise
     write_component_env(outcome.env)
     start_dag_sync(component, outcome.env)
     wait_for_services(outcome.env)
@@ -165,7 +180,8 @@ def run_test_command(name: str, component: str) -> int:
     if outcome.fatal:
         return 1
     if name == "test-startup-script":
-        return 0 if outcome.startup_script.exit_status in (0, None) else 1
+        script = outcome.startup_script
+        return 0 if script.exit_status in (0, None) and not script.environment_lost else 1
     return 0 if outcome.requirements.get("ok", True) else 1
 
 
@@ -210,6 +226,9 @@ def main(argv: list[str]) -> None:
             run_one_off_module(component, extra)
         if component == "bucket-sync":
             os.execvp(sys.executable, [sys.executable, "-m", "mwaa_local.container.s3_mirror"])
+        if component == "metrics":
+            module = "mwaa_local.container.statsd_collector"
+            os.execvp(sys.executable, [sys.executable, "-m", module, *extra])
         if component in MWAA_COMPONENT_NAMES:
             start_component(component, extra)
     except MwaaLocalError as e:

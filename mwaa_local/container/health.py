@@ -1,7 +1,8 @@
 """In-container health checks: `mwaa-local-health <component>` exits 0 when it is healthy.
 
-web/api: Airflow's HTTP health endpoint; scheduler, triggerer, dag-processor: a recent job
-heartbeat from this host in the metadata database; worker: a Celery ping to this worker.
+web/api: Airflow's HTTP health endpoint (and, on Airflow 3, the task execution API's);
+scheduler, triggerer, dag-processor: a recent job heartbeat from this host in the metadata
+database; worker: a Celery ping to this worker.
 Each check is cheap (no `import airflow`), since it runs every few seconds.
 """
 
@@ -23,6 +24,11 @@ HEALTH_URLS = {
     "webserver": "http://127.0.0.1:8080/health",
     "api-server": "http://127.0.0.1:8080/api/v2/monitor/health",
 }
+# Airflow 3's task execution API builds its versioned routes on its first request (7 s on 2
+# cores), and the first task's PATCH .../run then times out and is retried: the first DAG run
+# after every start took 8-10 s instead of 1-2 s. Asking it here, as part of "healthy", does that
+# work before `start` returns rather than inside the first task.
+EXECUTION_API_HEALTH_URL = "http://127.0.0.1:8080/execution/health"
 
 
 def check_http(url: str) -> str:
@@ -32,6 +38,14 @@ def check_http(url: str) -> str:
     if status != "healthy":
         raise RuntimeError(f"metadatabase is {status}")
     return "metadatabase healthy"
+
+
+def check_execution_api() -> str:
+    with urllib.request.urlopen(EXECUTION_API_HEALTH_URL, timeout=18) as response:
+        status = json.loads(response.read()).get("status")
+    if status != "healthy":
+        raise RuntimeError(f"the task execution API is {status}")
+    return "task execution API healthy"
 
 
 def check_heartbeat(job_type: str) -> str:
@@ -65,12 +79,18 @@ def check_worker() -> str:
 
 
 def check(component: str) -> str:
+    if component == "api-server":
+        return f"{check_http(HEALTH_URLS[component])}; {check_execution_api()}"
     if component in HEALTH_URLS:
         return check_http(HEALTH_URLS[component])
     if component in JOB_TYPES:
         return check_heartbeat(JOB_TYPES[component])
     if component == "worker":
         return check_worker()
+    if component == "hybrid":
+        major = int(os.environ.get("AIRFLOW_VERSION", "2").split(".")[0])
+        jobs = ["scheduler", "triggerer"] + (["dag-processor"] if major >= 3 else [])
+        return "; ".join([*(check_heartbeat(JOB_TYPES[j]) for j in jobs), check_worker()])
     raise ValueError(f"no health check for {component!r}")
 
 

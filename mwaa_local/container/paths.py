@@ -26,5 +26,9 @@ BUCKET_MIRROR = MWAA_LOCAL_HOME / "bucket-mirror"
 # The object-version store (read-only): the applied plugins.zip, requirements and startup script.
 VERSIONS_MOUNT = MWAA_LOCAL_HOME / "versions"
 UV_CACHE = MWAA_LOCAL_HOME / "uv-cache"
+# The image's tools venv (uv, and a pip for the image's Python version when that has none).
+TOOLS_VENV = MWAA_LOCAL_HOME / "uv"
+# Official constraints files the host staged in the version store, laid out like the URL path.
+STAGED_CONSTRAINTS = VERSIONS_MOUNT / "constraints"
 # A DAG folder outside the bucket that `dags check PATH` mounts read-only.
 DAGS_CHECK_MOUNT = MWAA_LOCAL_HOME / "dags-check"

@@ -1,14 +1,18 @@
-"""Running the requirements install in the container: the uv command MWAA's pip command becomes,
-streamed to the component's log under a hard cap, then MWAA's failure message and our diagnosis
-(mwaa-behaviour.md 2.1-2.4; anchor-amazon-mwaa-docker-images.md 3.6). The rules (constraints,
-variables, the plan, the diagnosis) are in mwaa_local/mwaa/requirements.py.
+"""Running the requirements install in the container: the uv command MWAA's pip command becomes
+(or, with `Local.Installer: pip`, MWAA's pip command itself), streamed to the component's log
+under a hard cap, then MWAA's failure message and our diagnosis (mwaa-behaviour.md 2.1-2.4;
+anchor-amazon-mwaa-docker-images.md 3.6). The rules (constraints, variables, the plan, the
+diagnosis) are in mwaa_local/mwaa/requirements.py.
 """
 
 import os
 import re
+import shutil
+import subprocess
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from mwaa_local.container import paths
 from mwaa_local.container.processes import run_capped
@@ -23,6 +27,16 @@ DEFAULT_PYTHON = "python3"
 # The host runtime installs into its virtual environment instead of the airflow user's site.
 DEFAULT_PREFIX = os.environ.get("MWAA_LOCAL_INSTALL_PREFIX") or str(paths.USER_SITE)
 _INSTALLED_RE = re.compile(r"^\s*([+~-])\s+([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==(\S+)")
+_PIP_INSTALLED_RE = re.compile(r"^Successfully installed (.+)$")
+# pip as MWAA runs it, minus what a container log cannot use: no prompt, no progress bars, no
+# version check against PyPI. A Debian system Python is marked externally managed (PEP 668);
+# MWAA's own Python is not, so its user-site install is allowed here too.
+PIP_ENV = {
+    "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    "PIP_NO_INPUT": "1",
+    "PIP_PROGRESS_BAR": "off",
+    "PIP_BREAK_SYSTEM_PACKAGES": "1",
+}
 
 
 @dataclass
@@ -39,6 +53,41 @@ class InstallResult:
 
 
 def install_command(
+    plan: InstallPlan, python: str = DEFAULT_PYTHON, prefix: str = DEFAULT_PREFIX
+) -> list[str]:
+    """The installer's command for `plan`: uv's, or with `Local.Installer: pip` MWAA's."""
+    if plan.installer == "pip":
+        return pip_command(plan, pip_launcher(python))
+    return uv_command(plan, python, prefix)
+
+
+def pip_command(plan: InstallPlan, pip: list[str]) -> list[str]:
+    """MWAA's command, word for word (anchor 3.6 item 6): `pip3 install --constraint
+    $MWAA_ESSENTIAL_CONSTRAINTS_FILE -r <file> [-c $AIRFLOW_CONSTRAINTS_FILE]`. Run as the
+    airflow user, pip installs into the user site (/usr/local/airflow/.local), as on MWAA."""
+    command = [*pip, "install", "--constraint", str(plan.essential_constraints)]
+    command += ["-r", str(plan.processed)]
+    for path in plan.constraints[1:]:
+        command += ["-c", str(path)]
+    return command
+
+
+def pip_launcher(python: str = DEFAULT_PYTHON) -> list[str]:
+    """pip for `python`: its own when it has one (MWAA's image, an Amazon Linux base); else the
+    pip of the image's tools venv, which has the same Python version, run against `python`
+    with pip's `--python` option."""
+    try:
+        own = subprocess.run([python, "-c", "import pip"], capture_output=True).returncode == 0
+    except OSError:
+        own = False
+    venv_pip = Path(paths.TOOLS_VENV) / "bin" / "pip"
+    if own or not venv_pip.exists():
+        return [python, "-m", "pip"]
+    # pip's --python takes a path, not a command name
+    return [str(venv_pip), "--python", shutil.which(python) or python]
+
+
+def uv_command(
     plan: InstallPlan, python: str = DEFAULT_PYTHON, prefix: str = DEFAULT_PREFIX
 ) -> list[str]:
     """`uv pip install` into the prefix that holds Airflow (MWAA installs user-level into
@@ -91,6 +140,8 @@ def run_install(
         lines.append(line)
         on_line(line)
 
+    if plan.installer == "pip":
+        environ = {**PIP_ENV, **environ}
     try:
         finished = run_capped(command, environ, timeout, keep)
     except OSError as error:
@@ -124,6 +175,11 @@ def _finish(
         if match:
             entry = (match.group(2), match.group(3))
             (result.removed if match.group(1) == "-" else result.installed).append(entry)
+        match = _PIP_INSTALLED_RE.match(line.strip())
+        if match:  # pip: "Successfully installed a-1.0 b-c-2.0"
+            for item in match.group(1).split():
+                name, _, version = item.rpartition("-")
+                result.installed.append((name, version))
     if result.ok:
         result.diagnosis = _success_summary(result)
         return result

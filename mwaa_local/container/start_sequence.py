@@ -6,7 +6,6 @@ all run this code, so what a user tests is what starts.
 Runs inside the container: standard library only.
 """
 
-import shutil
 import sys
 import tempfile
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mwaa_local.container import paths
+from mwaa_local.container.applied_objects import applied_exists, copy_applied
 from mwaa_local.container.requirements_install import run_install
 from mwaa_local.container.startup_script import run_startup_script
 from mwaa_local.errors import MwaaLocalError
@@ -45,6 +45,7 @@ class SequenceSettings:
     startup_script_timeout: float
     requirements_timeout: float
     option_keys: frozenset[str]
+    installer: str = requirements.DEFAULT_INSTALLER  # Local.Installer: uv or pip
 
     @classmethod
     def from_environ(cls, component: str, environ: Mapping[str, str]) -> "SequenceSettings":
@@ -70,7 +71,14 @@ class SequenceSettings:
             option_keys=frozenset(
                 k for k in environ.get("MWAA_LOCAL_CONFIG_OPTION_KEYS", "").split(",") if k
             ),
+            installer=environ.get("MWAA_LOCAL_INSTALLER") or requirements.DEFAULT_INSTALLER,
         )
+
+    @property
+    def requirements_name(self) -> str:
+        """The user's name for the requirements file (RequirementsS3Path), from its label."""
+        label = self.labels.get("requirements", "")
+        return label.rpartition("@")[0] or label or "requirements.txt"
 
 
 @dataclass
@@ -108,7 +116,9 @@ def install_plugins(settings: SequenceSettings) -> dict[str, Any]:
     source = settings.plugins_file
     if source is None:
         return {"ok": True, "source": None}
-    result = plugins.unpack_plugins(source, settings.airflow_home / "plugins")
+    with tempfile.TemporaryDirectory(prefix="mwaa-local-plugins-") as tmp:
+        copy = copy_applied(source, Path(tmp) / "plugins.zip")
+        result = plugins.unpack_plugins(copy, settings.airflow_home / "plugins")
     for warning in result.warnings:
         _log(f"WARNING plugins: {warning}")
     return {"ok": True, "source": settings.labels["plugins"], "warnings": list(result.warnings)}
@@ -124,8 +134,7 @@ def source_startup_script(
     if source is None:
         script.unlink(missing_ok=True)
         return StartupScriptResult(path=str(script))
-    script.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, script)
+    copy_applied(source, script)
     stream = open_stream(settings, streams_root, log_streams.STARTUP_SCRIPT)
     try:
         result = run_startup_script(
@@ -150,28 +159,39 @@ def install_requirements(
     source = settings.requirements_file
     if source is None:
         return {"ok": True, "ran": False, "path": None}
-    copy = settings.airflow_home / "requirements" / "requirements.txt"
-    copy.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, copy)
+    # Where MWAA puts it (mwaa-behaviour.md 2.1): relative -r/-c/-f paths resolve from there.
+    copy = copy_applied(source, settings.airflow_home / "requirements" / "requirements.txt")
     stream = open_stream(settings, streams_root, log_streams.REQUIREMENTS)
     try:
         with tempfile.TemporaryDirectory(prefix="mwaa-local-requirements-") as workdir:
             plan = requirements.plan_install(
-                source,
+                copy,
                 env,
                 Path(env["AIRFLOW_CONSTRAINTS_FILE"]),
                 Path(env["MWAA_ESSENTIAL_CONSTRAINTS_FILE"]),
                 Path(workdir),
                 settings.airflow_version,
                 settings.python_version,
+                display_name=settings.requirements_name,
+                constraints_dirs=(Path(paths.STAGED_CONSTRAINTS),),
+                installer=settings.installer,
             )
             for message in plan.messages:
                 level = "WARNING" if message.startswith("WARNING") else "INFO"
                 stream.write(message, level)
+            comment = plan.constraints_comment
+            warning = requirements.comment_note(comment.where) if comment else None
+            for note in plan.notes:
+                stream.write(f"mwaa-local: {note}", "WARNING" if note == warning else "INFO")
+            about = {
+                "installer": plan.installer,
+                "notes": list(plan.notes),
+                "constraints_comment": comment.where if comment else None,
+            }
             marker = settings.airflow_home / ".local" / REQUIREMENTS_MARKER
             if marker.is_file() and marker.read_text() == plan.key:
                 stream.info("requirements unchanged since the last install here; not reinstalled")
-                return {"ok": True, "ran": False, "unchanged": True, "key": plan.key}
+                return {"ok": True, "ran": False, "unchanged": True, "key": plan.key, **about}
             marker.unlink(missing_ok=True)
             result = run_install(
                 plan,
@@ -195,9 +215,27 @@ def install_requirements(
                 "messages": list(plan.messages),
                 "error_tail": [] if result.ok else list(result.output)[-25:],
                 "key": plan.key,
+                **about,
             }
     finally:
         stream.close()
+
+
+def missing_objects(settings: SequenceSettings) -> str | None:
+    """The applied objects whose files are gone from the version store, named; None if none."""
+    files = {
+        "plugins": settings.plugins_file,
+        "startup_script": settings.startup_script_file,
+        "requirements": settings.requirements_file,
+    }
+    missing = [
+        f"{settings.labels.get(kind) or kind} ({path})"
+        for kind, path in files.items()
+        if path is not None and not applied_exists(path)
+    ]
+    if not missing:
+        return None
+    return "the version store has no file for " + ", ".join(missing)
 
 
 def run_start_sequence(
@@ -210,6 +248,9 @@ def run_start_sequence(
     env = dict(environ)
     env["MWAA_AIRFLOW_COMPONENT"] = env.get("MWAA_AIRFLOW_COMPONENT", settings.component)
     outcome = SequenceOutcome(env=env)
+    outcome.fatal = missing_objects(settings)
+    if outcome.fatal:
+        return outcome
     if "plugins" in steps:
         done = _timed("plugins")
         try:
@@ -251,5 +292,7 @@ def startup_report(result: StartupScriptResult) -> dict[str, Any]:
         "restored": result.restored,
         "overridden_by_options": result.overridden_by_options,
         "crlf": result.crlf,
+        "ended_by_exec": result.ended_by_exec,
+        "environment_lost": result.environment_lost,
         "summary": result.summary(),
     }

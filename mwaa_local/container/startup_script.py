@@ -15,7 +15,10 @@ from mwaa_local.mwaa.startup_script import (
     DEFAULT_TIMEOUT_SECONDS,
     WRAPPER,
     StartupScriptResult,
+    exec_warning,
+    lost_environment_warning,
     read_env_dump,
+    read_status,
     sort_exports,
 )
 
@@ -40,6 +43,9 @@ def run_startup_script(
         on_warning(CRLF_EXPLANATION)
     with tempfile.TemporaryDirectory(prefix="mwaa-local-startup-") as tmp:
         dump, status = Path(tmp) / "env", Path(tmp) / "status"
+        # Made here, so a script's `umask 777` cannot make them unreadable to us.
+        dump.touch()
+        status.touch()
         env = {
             **environ,
             "MWAA_LOCAL_STARTUP_SCRIPT": str(script),
@@ -48,12 +54,21 @@ def run_startup_script(
         }
         started = time.monotonic()
         on_line("Executing customer startup script")
-        result.timed_out = run_capped(["bash", "-c", WRAPPER], env, timeout, on_line).timed_out
+        finished = run_capped(["bash", "-c", WRAPPER], env, timeout, on_line)
         result.duration = time.monotonic() - started
+        result.timed_out = finished.timed_out
         if result.timed_out:
             return result
-        result.exit_status = int(status.read_text().strip()) if status.is_file() else None
-        after = read_env_dump(dump) if dump.is_file() else dict(env)
+        result.exit_status, result.ended_by_exec = read_status(
+            status.read_text(), finished.returncode, script.read_text(errors="replace")
+        )
+        after = read_env_dump(dump)
+    if result.ended_by_exec:
+        on_warning(exec_warning(result.ended_by_exec))
+    if not after:
+        result.environment_lost = True
+        on_warning(lost_environment_warning(result.exit_status))
+        after = dict(environ)
     on_line(f"Finished running startup script. Execution time: {result.duration:.3f}s.")
     sort_exports(result, environ, after, airflow_version, option_keys, on_warning)
     return result

@@ -11,7 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mwaa_local.container import paths
+from mwaa_local.dags.report import apply_start_sequence
+from mwaa_local.dags.report import start_sequence_problems as report_problems
 from mwaa_local.errors import MwaaLocalError
+from mwaa_local.mwaa.log_streams import read_phases
 from mwaa_local.runtime.interface import Runtime
 from mwaa_local.runtime.line_stream import LineStream
 from mwaa_local.runtime.one_off import CommandRun, last_json_line
@@ -63,7 +66,15 @@ def outcome(exit_code: int, stdout: str, tail: str) -> CommandRun:
             hint="The output above says more; the start sequence alone: "
             "mwaa-local test-requirements / mwaa-local test-startup-script",
         )
-    return CommandRun(int(report.get("exit_code", exit_code)), report)
+    return CommandRun(int(report.get("exit_code", exit_code)), report, phases=read_phases(stdout))
+
+
+def start_sequence_problems(run: CommandRun) -> list[str]:
+    """What went wrong before pytest ran (a DAG sync that skipped files, a failed requirements
+    install): tests that pass there do not make a pass."""
+    found: dict = {}
+    apply_start_sequence(found, run.phases)
+    return report_problems(found)
 
 
 def run_pytest(

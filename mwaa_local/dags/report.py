@@ -66,6 +66,40 @@ def counts(report: dict[str, Any]) -> dict[str, int]:
     }
 
 
+def apply_start_sequence(report: dict[str, Any], phases: dict[str, dict[str, Any]]) -> None:
+    """The check covers what the steps before it left: a DAG sync that failed (the check ran on
+    the last copy), files it could not read (not checked) and a failed requirements install
+    (as on MWAA the DAGs still import, without those packages) are named, and the check does
+    not pass."""
+    sync = phases.get("dag_sync") or {}
+    if sync.get("ok") is False:
+        report["dag_sync_error"] = sync.get("error") or "the DAG sync failed"
+        report["ok"] = False
+    if sync.get("skipped"):
+        report["not_checked"] = dict(sync["skipped"])
+        report["ok"] = False
+    requirements = phases.get("requirements") or {}
+    if requirements.get("ok") is False:
+        report["requirements_error"] = requirements.get("diagnosis") or "the install failed"
+        report["ok"] = False
+
+
+def start_sequence_problems(report: dict[str, Any]) -> list[str]:
+    """What apply_start_sequence found, one phrase each."""
+    problems = []
+    if report.get("dag_sync_error"):
+        problems.append(f"checked the last copy: {report['dag_sync_error']}")
+    not_checked = report.get("not_checked") or {}
+    if not_checked:
+        names = ", ".join(f"{name} ({why})" for name, why in sorted(not_checked.items()))
+        problems.append(
+            f"{len(not_checked)} file(s) unreadable in the bucket, not synced or checked: {names}"
+        )
+    if report.get("requirements_error"):
+        problems.append(f"requirements failed to install: {report['requirements_error']}")
+    return problems
+
+
 def summary(report: dict[str, Any]) -> str:
     if report.get("fatal"):
         return f"FAILED: {report['fatal']}"
@@ -78,6 +112,7 @@ def summary(report: dict[str, Any]) -> str:
         f"{n['failed']} file(s) with problems",
         f"{n['plugin_errors']} plugin error(s)",
     ]
+    parts += start_sequence_problems(report)
     text = f"{'OK' if report.get('ok') else 'FAILED'}: {', '.join(parts)}"
     if report.get("airflow_version"):
         text += f" (Airflow {report['airflow_version']}, import timeout {timeout} s)"
@@ -128,6 +163,12 @@ def junit_xml(report: dict[str, Any]) -> ET.ElementTree:
     if report.get("fatal"):
         case = _testcase(suite, "start sequence", 0.0, None)
         _failure(case, "fatal", report["fatal"], report["fatal"])
+    for name, why in sorted((report.get("not_checked") or {}).items()):
+        case = _testcase(suite, name, 0.0, None)
+        _failure(case, "not checked", f"not checked: {why}", f"{name}: the DAG sync skipped it")
+    if report.get("dag_sync_error"):
+        case = _testcase(suite, "DAG sync", 0.0, None)
+        _failure(case, "dag sync", report["dag_sync_error"], report["dag_sync_error"])
     cases = suite.findall("testcase")
     failed = sum(1 for case in cases if case.find("failure") is not None)
     seconds = sum(float(case.get("time", 0)) for case in cases)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from mwaa_local.dags.report import apply_start_sequence
+from mwaa_local.dags.report import start_sequence_problems as report_problems
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.objects.rest_client import AirflowApiError
 from mwaa_local.runtime.interface import Runtime
@@ -104,6 +106,14 @@ def run_one_off(
 def runtime_one_off(runtime: Runtime) -> str:
     """How reports name a run apart from the running components."""
     return "a throwaway folder on this machine" if runtime.name == "host" else ONE_OFF
+
+
+def start_sequence_problems(run: CommandRun) -> tuple[list[str], bool]:
+    """What went wrong before the run (named), and whether it makes a successful run no pass:
+    a DAG sync that failed means the run used the last copy of the DAG folder."""
+    found: dict[str, Any] = {}
+    apply_start_sequence(found, run.phases)
+    return report_problems(found), bool(found.get("dag_sync_error"))
 
 
 def not_found_hint(report: dict[str, Any]) -> str:

@@ -6,12 +6,14 @@ UPDATING -> AVAILABLE, or UPDATING -> ROLLING_BACK -> UPDATE_FAILED with LastUpd
 environment still running on the previous versions (or UNAVAILABLE if even that fails).
 """
 
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from mwaa_local.bucket.versions import OBJECT_KINDS, Objects, ObjectVersion
+from mwaa_local.bucket.versions import OBJECT_KINDS, Objects, ObjectVersion, now
 from mwaa_local.environment.record import EnvironmentRecord
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.runtime.stack import ComponentFailed, Stack
@@ -45,6 +47,7 @@ def environment_settings(environment: Environment) -> dict[str, Any]:
         "Local.DagSyncInterval": local.sync_interval,
         "Local.StartupScriptTimeout": local.startup_script_timeout,
         "Local.RequirementsTimeout": local.requirements_timeout,
+        "Local.Installer": local.installer,
     }
 
 
@@ -75,8 +78,10 @@ def pending_changes(
         if old == value:
             continue
         if name == "AirflowConfigurationOptions":
-            keys = sorted(k for k in {*value, *(old or {})} if (old or {}).get(k) != value.get(k))
-            changes.append(PendingChange(name, "", "changed: " + ", ".join(keys)))
+            before = old or {}
+            keys = sorted(k for k in {*value, *before} if before.get(k) != value.get(k))
+            if keys:
+                changes.append(PendingChange(name, "", "changed: " + ", ".join(keys)))
         else:
             changes.append(PendingChange(name, str(old), str(value)))
     return changes
@@ -112,7 +117,21 @@ def start_failure(
     startup = phases.get("startup_script", {})
     if startup.get("ok") is False:
         return STARTUP_SCRIPT_FAILED, f"{service}: {startup.get('summary')}"
-    return COMPONENT_FAILED, error.message.split("\n")[0]
+    start = phases.get("start", {})
+    if start.get("ok") is False:
+        return COMPONENT_FAILED, f"{service}: {start.get('error')}"
+    last = last_error_line(error.log_lines)
+    return COMPONENT_FAILED, f"{error.what}: {last}" if last else error.what
+
+
+def last_error_line(lines: list[str]) -> str:
+    """The log line that most likely says why: the last one naming an error or exception (a
+    traceback's last line), else the last line. A restarted component may have logged more
+    since."""
+    for line in reversed(lines):
+        if re.search(r"(Error|Exception|ERROR|error:)", line):
+            return line.strip()
+    return lines[-1].strip() if lines else ""
 
 
 def update_environment(
@@ -120,8 +139,11 @@ def update_environment(
     wanted: Objects,
     timeout: float,
     on_step: Callable[[str], None] = lambda message: None,
+    source: str = "mwaa-local update",
+    worker_replacement_strategy: str | None = None,
 ) -> None:
-    """Restart the Airflow components one by one on `wanted`; roll back on the first failure."""
+    """Restart the Airflow components one by one on `wanted`; roll back on the first failure.
+    `source` and `worker_replacement_strategy` are recorded in LastUpdate."""
     record = stack.record()
     # A rollback restores exactly what the components ran with, objects and settings alike:
     # the env files the last `up` wrote.
@@ -131,20 +153,23 @@ def update_environment(
     journal = stack.state.path / JOURNAL_DIR
     for path, text in previous_env.items():
         write_private(journal / path.name, text)
-    record.begin_update("mwaa-local update")
+    record.begin_update(source, worker_replacement_strategy)
     record.save(stack.record_file)
     stack.write_env_files(wanted)
     restarted: list[str] = []
     failure: tuple[str, str] | None = None
     for service in stack.airflow_components():
         on_step(f"UPDATING: restarting {service} with the new versions")
-        stack.recreate((service,))
         restarted.append(service)
         error = None
         try:
+            stack.recreate((service,))
             stack.wait_until_ready(timeout, services=(service,))
         except ComponentFailed as e:
             error = e
+        except MwaaLocalError as e:  # compose could not replace the container
+            failure = COMPONENT_FAILED, f"{service}: {e.message}"
+            break
         failure = start_failure(stack.phase_reports().get(service, {}), service, error)
         if failure:
             break
@@ -158,18 +183,31 @@ def update_environment(
     record.status = "ROLLING_BACK"
     record.save(stack.record_file)
     on_step(f"ROLLING_BACK: {', '.join(restarted)} to the previous versions")
-    for path, text in previous_env.items():
-        write_private(path, text)
-    stack.recreate(tuple(restarted))
-    rolled_back = True
-    try:
-        stack.wait_until_ready(timeout)
-    except ComponentFailed:
-        rolled_back = False
-    record.finish_update(*failure)
+    rollback_error = roll_back(stack, previous_env, tuple(restarted), timeout)
+    code, message = failure
+    if rollback_error is not None:
+        message = f"{message[:500]}. The rollback failed too: {rollback_error}"
+    record.finish_update(code, message, rolled_back=rollback_error is None)
     record.save(stack.record_file)
     shutil.rmtree(journal, ignore_errors=True)
-    raise UpdateFailed(*failure, rolled_back=rolled_back)
+    raise UpdateFailed(code, message, rolled_back=rollback_error is None)
+
+
+def roll_back(
+    stack: Stack, previous_env: dict[Path, str], services: tuple[str, ...], timeout: float
+) -> str | None:
+    """Restart `services` with the env files they ran with before; why that failed, or None."""
+    for path, text in previous_env.items():
+        write_private(path, text)
+    try:
+        stack.recreate(services)
+        stack.wait_until_ready(timeout)
+    except ComponentFailed as e:
+        _, reason = start_failure(stack.phase_reports().get(e.service, {}), e.service, e)
+        return reason
+    except MwaaLocalError as e:
+        return e.message
+    return None
 
 
 def finish_interrupted_update(stack: Stack) -> str | None:
@@ -206,6 +244,8 @@ def record_create(stack: Stack) -> list[PendingChange]:
     wanted = stack.bucket_objects()
     settings = environment_settings(stack.environment)
     changes = []
+    if record.created_at is None:
+        record.created_at = now()
     if record.applied is None:
         record.applied = wanted
     else:
@@ -221,10 +261,14 @@ PATH_SETTINGS = tuple(path for path, _, _ in OBJECT_KINDS.values())
 
 def shown_status(computed: str, record: EnvironmentRecord) -> str:
     """The status in MWAA's words: an update in progress or failed (and rolled back) shows as
-    such while the containers run; otherwise what the containers say."""
+    such while the containers run; after a failed rollback UNAVAILABLE (mwaa-behaviour.md 6.3:
+    "did not return to its previous state"), until the containers are all well again; otherwise
+    what the containers say."""
     update = record.update_status()
     if update in ("UPDATING", "ROLLING_BACK"):
         return update
-    if update == "UPDATE_FAILED" and computed == "AVAILABLE":
+    if update in ("UPDATE_FAILED", "UNAVAILABLE") and computed == "AVAILABLE":
+        return "UPDATE_FAILED"
+    if update == "UNAVAILABLE" and computed != "STOPPED":
         return update
     return computed

@@ -3,6 +3,7 @@
 Source: ../shared/reference/mwaa-behaviour.md section 4.
 """
 
+import re
 from collections.abc import Mapping
 
 from mwaa_local.errors import MwaaLocalError
@@ -62,7 +63,11 @@ MWAA_DEFAULT_OPTIONS: dict[str, str] = {
     "celery.sync_parallelism": "1",
     "scheduler.task_queued_timeout": "1800",
     "usage_data_collection.enabled": "False",
-    "secrets.connections_lookup_pattern": "^(?!aws_default$).*$",
+    # mwaa-behaviour.md 4.4 and 4.5: MWAA's image passes the secrets backend this pattern so
+    # aws_default (the execution role, aws://) never costs a secrets lookup. A backend_kwargs in
+    # AirflowConfigurationOptions replaces it whole, as on MWAA. Airflow 3's workers read
+    # workers.secrets_backend_kwargs only with their own workers.secrets_backend, else these.
+    "secrets.backend_kwargs": '{"connections_lookup_pattern": "^(?!aws_default$).*$"}',
     "core.load_examples": "False",
 }
 
@@ -90,11 +95,41 @@ def parsing_options(airflow_major: int, dag_sync: str) -> dict[str, str]:
     return FAST_PARSING_OPTIONS[airflow_major] if dag_sync == "fast" else {}
 
 
+# The env files (compose.env through --env-file, airflow.env as a service's env_file) are read by
+# docker-compose v1 or compose v2, whose rules differ. v1 parses them with python-dotenv: quotes
+# removed, `\\` and `\'` decoded in single quotes, escapes in double quotes, an unquoted value cut
+# at ` #`, and `${VAR}` / `${VAR:-default}` expanded in every value, however quoted. v2 parses
+# them with compose-go (docs.docker.com/compose/env-file/, "Syntax"): single-quoted values
+# literal but for `\'`, double-quoted and unquoted values interpolated (`$VAR`, `$$`). So a
+# value is written single-quoted when both read that alike (no quote, no `\\`), else
+# double-quoted with `\\` and `\"` when it holds no `$`. A value neither form carries, or ending
+# in a backslash (v1 reads `\"` or `\'` there), is refused, naming the key, never the value.
+ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+V1_EXPANDED = re.compile(r"\$\{[^}:]*(?::-[^}]*)?\}")
+
+
+def env_file_value(key: str, value: str) -> str:
+    """`value` quoted so that docker-compose v1 and compose v2 both read it back unchanged."""
+    if not ENV_KEY.fullmatch(key):
+        raise MwaaLocalError(f"{key!r} is not an environment variable name.")
+    if any(c in value for c in "\n\r\x00"):
+        raise MwaaLocalError(f"{key} holds a line break or NUL, which an env file cannot carry.")
+    # v1 takes a backslash before the closing quote for an escaped quote.
+    if not V1_EXPANDED.search(value) and not value.endswith("\\"):
+        if "'" not in value and "\\\\" not in value:
+            return f"'{value}'"
+        if "$" not in value:
+            return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    raise MwaaLocalError(
+        f"{key}'s value cannot be written to an env file that docker-compose v1 and v2 read "
+        "alike: it holds ${...}, ends with a backslash, or holds '$' together with a quote (') "
+        "or a backslash.",
+        hint="Choose a value without them (MWAA_LOCAL_ADMIN_PASSWORD is Local.AdminPassword; "
+        "AIRFLOW__SECTION__KEY is AirflowConfigurationOptions' section.key; the paths come from "
+        "where the project folder is).",
+    )
+
+
 def env_file_text(variables: Mapping[str, str]) -> str:
-    """An env file Docker and compose both read: KEY=value, one per line, no quoting."""
-    lines = []
-    for key, value in variables.items():
-        if "\n" in value:
-            raise MwaaLocalError(f"{key} holds a line break, which an env file cannot carry.")
-        lines.append(f"{key}={value}")
-    return "\n".join(lines) + "\n"
+    """An env file docker-compose v1 and v2 both read as `variables`: KEY='value', one a line."""
+    return "".join(f"{key}={env_file_value(key, value)}\n" for key, value in variables.items())

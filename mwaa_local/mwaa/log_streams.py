@@ -24,6 +24,8 @@ LOG_GROUP_TYPES = {
     "dag-processor": "Scheduler",
     "triggerer": "Scheduler",
     "worker": "Worker",
+    # mwaa-behaviour.md 1.2: the hybrid's startup output goes to the Worker group.
+    "hybrid": "Worker",
 }
 
 

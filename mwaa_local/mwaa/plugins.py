@@ -282,31 +282,60 @@ def _skipped(name: str) -> bool:
     return name == "__pycache__" or name.endswith((".pyc", ".pyo"))
 
 
-def folder_members(folder: Path, exclude: Iterable[Path] = ()) -> list[ZipMember]:
-    """The folder's contents as zip entries at the root, skipping __pycache__ and .pyc files."""
+@dataclass
+class FolderMembers:
+    """A plugins folder's entries, and the links left out because they lead outside it."""
+
+    members: list[ZipMember]
+    skipped_links: list[str] = field(default_factory=list)
+
+    def warning(self, folder: Path) -> str | None:
+        if not self.skipped_links:
+            return None
+        return (
+            f"{folder}: left out of plugins.zip {len(self.skipped_links)} link(s) that lead "
+            f"outside the folder or nowhere: {', '.join(self.skipped_links)}. mwaa-local follows "
+            "no link out of plugins/ (a link to ~/.aws would put your credentials in every "
+            "container); copy what the plugins need into the folder."
+        )
+
+
+def _within(root: str, path: str) -> bool:
+    return os.path.commonpath([root, path]) == root
+
+
+def folder_members(folder: Path, exclude: Iterable[Path] = ()) -> FolderMembers:
+    """The folder's contents as zip entries at the root, skipping __pycache__ and .pyc files.
+
+    `zip -r` follows links; so does this, but only to files and folders inside `folder`: a
+    link that leads outside it (or nowhere) is left out and named in `skipped_links`."""
     folder = Path(folder)
     if not folder.is_dir():
         raise PluginsZipError(f"{folder} is not a folder.")
+    root = os.path.realpath(folder)
     excluded = {os.path.realpath(p) for p in exclude}
-    members: list[ZipMember] = []
-    seen: set[str] = set()
-    for current, dirs, files in os.walk(folder, followlinks=True):
-        real = os.path.realpath(current)
-        if real in seen:  # a symlinked folder pointing back up: do not loop
-            dirs[:] = []
-            continue
-        seen.add(real)
-        dirs[:] = sorted(d for d in dirs if not _skipped(d))
-        relative = Path(current).relative_to(folder).as_posix()
-        prefix = "" if relative == "." else relative + "/"
-        if prefix:
-            members.append(ZipMember(prefix, DIR_MODE))
-        for name in sorted(files):
-            path = Path(current) / name
-            if _skipped(name) or os.path.realpath(path) in excluded or not path.is_file():
+    found = FolderMembers([])
+
+    def walk(current: Path, prefix: str, above: frozenset[str]) -> None:
+        above |= {os.path.realpath(current)}
+        with os.scandir(current) as scanned:
+            entries = sorted(scanned, key=lambda e: e.name)
+        for entry in entries:
+            if _skipped(entry.name):
                 continue
-            members.append(file_member(path, prefix + name))
-    return members
+            path, name = Path(entry.path), prefix + entry.name
+            real = os.path.realpath(path)
+            if entry.is_symlink() and not (_within(root, real) and os.path.exists(real)):
+                found.skipped_links.append(name)
+            elif entry.is_dir():
+                if real not in above:  # a link to a folder above this one would loop
+                    found.members.append(ZipMember(name + "/", DIR_MODE))
+                    walk(path, name + "/", above)
+            elif entry.is_file() and real not in excluded:
+                found.members.append(file_member(path, name))
+
+    walk(folder, "", frozenset())
+    return found
 
 
 def _opener(path: Path) -> Callable[[], IO[bytes]]:
@@ -378,4 +407,4 @@ def _write_member(archive: zipfile.ZipFile, member: ZipMember) -> None:
 def zip_plugins_folder(folder: Path, out: Path) -> Path:
     """Zip a plugins folder the way MWAA users are told (its contents at the zip root:
     cd plugins; zip -r ../plugins.zip .; mwaa-behaviour.md 2.5), deterministically."""
-    return write_zip(out, folder_members(folder, exclude=[out]))
+    return write_zip(out, folder_members(folder, exclude=[out]).members)

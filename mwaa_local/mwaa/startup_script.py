@@ -7,6 +7,9 @@ Where mwaa-local differs from MWAA's image, on purpose:
 - each restored reserved variable is logged as a WARNING naming it (MWAA restores silently);
 - the exit status is reported (MWAA's wrapper swallows it); like MWAA, a non-zero status does not
   stop the component, and `set -e` aborts count as a non-zero status, not as a lost environment;
+- a script that ends in `exec CMD` keeps the exports made before it, with a warning (MWAA's
+  wrapper would never read its environment back); an environment that cannot be read back at all
+  is a warning and a failed test-startup-script, never silent;
 - a time-out fails the component, as on MWAA, with a message that says so.
 """
 
@@ -92,18 +95,62 @@ CRLF_EXPLANATION = (
     "line-ending setting)."
 )
 
-# Sourced, so `#!/bin/sh` is ignored and bash rules apply, as on MWAA. The EXIT trap records the
-# exported environment and the status whether the script ends, calls `exit N`, or trips `set -e`.
-WRAPPER = """
-__mwaa_local_done() {
-  __mwaa_local_status=$?
-  env -0 > "$MWAA_LOCAL_STARTUP_ENV_DUMP"
-  echo "$__mwaa_local_status" > "$MWAA_LOCAL_STARTUP_STATUS"
-  exit "$__mwaa_local_status"
+# Sourced, so `#!/bin/sh` is ignored and bash rules apply, as on MWAA. MWAA's wrapper reads the
+# environment back after `source` returns (anchor-amazon-mwaa-docker-images.md 3.4); this one must
+# also survive what a script can do to a wrapper's EXIT trap:
+# - `exit N` and `set -e` aborts end the shell: the EXIT trap records the environment and status;
+# - the script's own `trap ... EXIT` would replace ours: a `trap` function shadows the builtin in
+#   this shell and chains the script's action after ours, so both run (subshells keep the builtin);
+# - `exec CMD` replaces the shell and no trap runs: `exec` is an alias (aliases expand in the
+#   sourced file, as MWAA's `alias exit=handle_exit` does) that records the environment and the
+#   line first, from a command substitution, which sees the same exports; as a prefix assignment it
+#   keeps `a || exec b` one command and `exec >log 2>&1` a permanent redirection. The status file
+#   then says `exec LINE` and the process's own exit status is the script's.
+# `command -p env` reads the environment even when the script emptied PATH; `>|` beats
+# noclobber; `{ ...; } 2>/dev/null` keeps the wrapper's own lines out of a `set -x` trace.
+WRAPPER = r"""
+__mwaa_local_pid=$BASHPID
+__mwaa_local_env_file=$MWAA_LOCAL_STARTUP_ENV_DUMP
+__mwaa_local_status_file=$MWAA_LOCAL_STARTUP_STATUS
+__mwaa_local_script=$MWAA_LOCAL_STARTUP_SCRIPT
+unset MWAA_LOCAL_STARTUP_ENV_DUMP MWAA_LOCAL_STARTUP_STATUS MWAA_LOCAL_STARTUP_SCRIPT
+__mwaa_local_user_exit=
+__mwaa_local_record() {
+  builtin command -p env -0 >| "$__mwaa_local_env_file"
+  builtin echo "$1" >| "$__mwaa_local_status_file"
 }
-trap __mwaa_local_done EXIT
-cd "$AIRFLOW_HOME"
-source "$MWAA_LOCAL_STARTUP_SCRIPT"
+__mwaa_local_exit() {
+  local status=$?
+  [[ $BASHPID != "$__mwaa_local_pid" ]] || __mwaa_local_record "$status"
+  return "$status"
+}
+__mwaa_local_arm() {
+  local on_exit=$__mwaa_local_user_exit
+  [[ $on_exit != - ]] || on_exit=
+  builtin trap -- "{ __mwaa_local_exit && :; } 2>/dev/null${on_exit:+; $on_exit}" EXIT
+}
+trap() {
+  if [[ $BASHPID != "$__mwaa_local_pid" ]]; then builtin trap "$@"; return; fi
+  local -a args=("$@") sigs others=()
+  [[ ${args[0]-} != -- ]] || args=("${args[@]:1}")
+  if (( ${#args[@]} == 0 )) || [[ ${args[0]} == -?* ]]; then builtin trap "$@"; return; fi
+  local action=${args[0]} sig
+  sigs=("${args[@]:1}")
+  if (( ${#args[@]} == 1 )) || [[ $action =~ ^[0-9]+$ ]]; then action=-; sigs=("${args[@]}"); fi
+  for sig in "${sigs[@]}"; do
+    case ${sig^^} in
+      EXIT | SIGEXIT | 0) __mwaa_local_user_exit=$action ;;
+      *) others+=("$sig") ;;
+    esac
+  done
+  __mwaa_local_arm
+  (( ${#others[@]} == 0 )) || builtin trap -- "$action" "${others[@]}"
+}
+shopt -s expand_aliases
+alias exec='__mwaa_local_exec=$({ __mwaa_local_record "exec $LINENO"; } 2>/dev/null) exec'
+__mwaa_local_arm
+builtin cd "$AIRFLOW_HOME"
+source "$__mwaa_local_script"
 """
 
 
@@ -131,6 +178,10 @@ class StartupScriptResult:
     ignored_unsets: list[str] = field(default_factory=list)
     crlf: bool = False
     timeout: float = DEFAULT_TIMEOUT_SECONDS
+    # The `exec ...` command that replaced the shell, when the script ended that way.
+    ended_by_exec: str | None = None
+    # The environment could not be read back: every export is lost, and that is never silent.
+    environment_lost: bool = False
 
     @property
     def fatal(self) -> bool:
@@ -141,9 +192,47 @@ class StartupScriptResult:
             return f"no startup script at {self.path}"
         if self.timed_out:
             return f"startup script timed out after {self.timeout:.0f} s (MWAA's cap is 5 minutes)"
+        how = f" (its shell replaced by exec, {self.ended_by_exec})" if self.ended_by_exec else ""
+        lost = "; its environment could not be read back" if self.environment_lost else ""
         return (
-            f"startup script finished with exit status {self.exit_status} in {self.duration:.2f} s"
+            f"startup script finished with exit status {self.exit_status}{how} in "
+            f"{self.duration:.2f} s{lost}"
         )
+
+
+def exec_warning(where: str) -> str:
+    return (
+        f"the startup script's exec ({where}) replaced its shell: its exports up to that line "
+        "are kept. MWAA's wrapper reads the environment back only after the script returns "
+        "(anchor-amazon-mwaa-docker-images.md 3.4), so on MWAA this start would find no "
+        "environment file and fail; end the script without exec, or run the command in the "
+        "background."
+    )
+
+
+def lost_environment_warning(returncode: int | None) -> str:
+    return (
+        f"the startup script's shell ended (status {returncode}) without recording its "
+        "environment, so none of its exports reach the component: something ended bash before "
+        "the wrapper could (a signal, or `builtin trap` replacing the wrapper's EXIT trap)."
+    )
+
+
+def read_status(
+    text: str, returncode: int | None, script: str = ""
+) -> tuple[int | None, str | None]:
+    """The wrapper's status file: the script's exit status, or `exec LINE` when the `exec` on
+    that line of `script` replaced the shell (the process's own status is then the script's);
+    the second value names that exec."""
+    if returncode is not None and returncode < 0:  # killed by a signal: bash's 128 + N
+        returncode = 128 - returncode
+    word, _, line = text.strip().partition(" ")
+    if word == "exec":
+        lines = script.splitlines()
+        number = int(line) if line.isdigit() else 0
+        shown = lines[number - 1].strip() if 0 < number <= len(lines) else "exec"
+        return returncode, f"line {number}: {shown}" if number else shown
+    return (int(word), None) if word.lstrip("-").isdigit() else (returncode, None)
 
 
 def sort_exports(
@@ -154,9 +243,8 @@ def sort_exports(
     option_keys: frozenset[str],
     on_warning: Callable[[str], None],
 ) -> None:
-    ours = {"MWAA_LOCAL_STARTUP_SCRIPT", "MWAA_LOCAL_STARTUP_ENV_DUMP", "MWAA_LOCAL_STARTUP_STATUS"}
     for name, value in sorted(after.items()):
-        if name in SHELL_VARIABLES or name in ours or before.get(name) == value:
+        if name in SHELL_VARIABLES or before.get(name) == value:
             continue
         if is_reserved(name, airflow_version):
             result.restored.append(name)

@@ -211,7 +211,10 @@ def upsert_variable(
     if fields:
         if api.major < 3 and body["description"] is None:
             body["description"] = ""
-        _write(api, "PATCH", path, body, secrets, **_update_mask(api, fields))
+        # Airflow 2 loads `value` as `val` before reading update_mask, so a mask naming it is
+        # refused ("'value' is unknown or cannot be updated"): it gets the whole variable.
+        query = _update_mask(api, fields) if api.major >= 3 else {}
+        _write(api, "PATCH", path, body, secrets, **query)
     return Outcome("variable", spec.key, UPDATED if differ else UNCHANGED)
 
 

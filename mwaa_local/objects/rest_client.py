@@ -40,6 +40,20 @@ def _without_input(value: Any) -> Any:
     return value
 
 
+def _query_values(query: dict[str, Any]) -> dict[str, Any]:
+    """JSON query values as a URL carries them: booleans as true/false, lists repeated."""
+
+    def text(value: Any) -> str:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return value if isinstance(value, str) else json.dumps(value)
+
+    return {
+        key: [text(v) for v in value] if isinstance(value, list) else text(value)
+        for key, value in query.items()
+    }
+
+
 class AirflowApi:
     def __init__(self, base_url: str, username: str, password: str, major: int) -> None:
         self.base_url = base_url.rstrip("/")
@@ -71,6 +85,42 @@ class AirflowApi:
         if query:
             url += "?" + urllib.parse.urlencode(query, doseq=True)
         return self._send(method, url, body, self._authorization())
+
+    def exchange(
+        self, method: str, path: str, query: dict[str, Any] | None = None, body: Any = None
+    ) -> tuple[int, Any]:
+        """One call whatever its answer: (HTTP status, the body as JSON, else as text, None when
+        empty). Airflow 3's token is fetched again once when the API refuses it (it expires)."""
+        url = f"{self.api}{path}"
+        if query:
+            url += "?" + urllib.parse.urlencode(_query_values(query), doseq=True)
+        status, raw = self._exchange(method, url, body)
+        if status == 401 and self.major >= 3:
+            self._token = None
+            status, raw = self._exchange(method, url, body)
+        if not raw:
+            return status, None
+        text = raw.decode(errors="replace")
+        try:
+            return status, json.loads(text)
+        except ValueError:
+            return status, text
+
+    def _exchange(self, method: str, url: str, body: Any) -> tuple[int, bytes]:
+        headers = {
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+            "Authorization": self._authorization(),
+        }
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(url, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+        except urllib.error.URLError as e:
+            raise MwaaLocalError(f"{method} {url} failed: {e.reason}") from e
 
     def _send(self, method: str, url: str, body: Any, authorization: str | None) -> Any:
         headers = {"Accept": "application/json", "Content-Type": "application/json"}

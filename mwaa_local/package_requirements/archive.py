@@ -55,8 +55,10 @@ def read_plugins(source: Path | None, exclude: Iterable[Path], stack: ExitStack)
     if source is None:
         return ProjectPlugins([], {}, [])
     if source.is_dir():
-        members = plugins.folder_members(source, exclude)
+        found = plugins.folder_members(source, exclude)
+        members = found.members
         warnings, _ = plugins.diagnose_layout(m.name for m in members)
+        warnings += [w for w in [found.warning(source)] if w]
     else:
         warnings = plugins.check_plugins_zip(source).warnings
         archive = stack.enter_context(zipfile.ZipFile(source))

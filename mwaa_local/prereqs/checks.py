@@ -41,6 +41,8 @@ class Check:
     ok: bool
     detail: str
     hint: str | None = None
+    # False for a check that could not be made (no engine to ask): not a pass, not "missing".
+    ran: bool = True
 
 
 # The SDK raises requests' errors for a connection dropped after the ping, not DockerException.
@@ -139,7 +141,7 @@ def _host_port(address: str, port: int) -> str:
 
 def check_disk(info: dict[str, Any] | None, project_dir: Path) -> Check:
     if info is None:
-        return Check("disk", False, SKIPPED)
+        return Check("disk", False, SKIPPED, ran=False)
     path, note = _disk_path(info.get("DockerRootDir"), project_dir)
     try:
         free = shutil.disk_usage(path).free
@@ -168,7 +170,7 @@ def _disk_path(docker_root: str | None, project_dir: Path) -> tuple[Path, str]:
 
 def check_memory(info: dict[str, Any] | None) -> Check:
     if info is None:
-        return Check("memory", False, SKIPPED)
+        return Check("memory", False, SKIPPED, ran=False)
     total = info.get("MemTotal")
     if not isinstance(total, int) or total <= 0:
         return Check("memory", False, "the engine did not report its memory")

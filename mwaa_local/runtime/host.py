@@ -16,6 +16,7 @@ What cannot be as on MWAA here is in `differences()`, which `start` prints.
 """
 
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -34,7 +35,10 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from mwaa_local.aws.task_aws import NONE as NO_CREDENTIALS
+from mwaa_local.aws.task_aws import TaskAws, current_task_aws, endpoint_variable
 from mwaa_local.bucket.source import open_bucket
+from mwaa_local.bucket.staged_constraints import stage_official_constraints
 from mwaa_local.bucket.versions import Objects, VersionStore, objects_as_env, read_objects
 from mwaa_local.container import paths
 from mwaa_local.environment.record import EnvironmentRecord
@@ -48,9 +52,10 @@ from mwaa_local.runtime.host_venv import (
     uv_command,
     venv_constraints,
 )
-from mwaa_local.runtime.image import package_dir
+from mwaa_local.runtime.image import PLATFORM_MACHINES, package_dir
 from mwaa_local.runtime.interface import Mounts, environment_status
 from mwaa_local.runtime.line_stream import LineStream
+from mwaa_local.runtime.one_off import bucket_folder
 from mwaa_local.runtime.stack import (
     BUCKET_SYNC_SERVICE,
     LOG_TAIL_LINES,
@@ -59,6 +64,7 @@ from mwaa_local.runtime.stack import (
     ComponentFailed,
     ServiceState,
     airflow_environment,
+    project_name,
 )
 from mwaa_local.runtime.state import StateDir, write_private
 from mwaa_local.spec.settings import Environment
@@ -79,6 +85,14 @@ JOB_TYPES = {
 HEALTH_PATHS = {"webserver": "/health", "api-server": "/api/v2/monitor/health"}
 # What a component's process environment never takes from the shell that runs mwaa-local: the
 # user's own Airflow settings and Python setup would change what MWAA's rules set.
+# What Local.Credentials none keeps from the components (the containers never see them).
+SHELL_CREDENTIALS = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+)
 SHELL_PREFIXES = ("AIRFLOW", "MWAA_", "PYTHON", "VIRTUAL_ENV", "CONDA_", "UV_PROJECT")
 
 
@@ -109,6 +123,14 @@ def host_environment(
     version = environment.airflow_version
     local = environment.local
     env = {k: v for k, v in airflow_env.items() if not k.startswith("AIRFLOW__CELERY__")}
+    # The containers' log folders (LoggingConfiguration's groups) are under the environment's
+    # logs folder here, which every component's AIRFLOW_HOME links to.
+    logs = str(paths.AIRFLOW_HOME / "logs")
+    for key, value in env.items():
+        if value == logs or value.startswith(logs + "/"):
+            env[key] = str(root / "logs") + value[len(logs) :]
+    # No StatsD collector runs here (the stack's metrics container): Airflow sends no metrics.
+    env["AIRFLOW__METRICS__STATSD_ON"] = "False"
     host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(local.bind_address, local.bind_address)
     host_url = f"[{host}]" if ":" in host else host
     env |= {
@@ -217,6 +239,10 @@ def http_healthy(url: str) -> bool:
 
 class HostRuntime:
     name = "host"
+    # No Celery workers (the scheduler's executor runs the tasks), so nothing to autoscale; no
+    # StatsD collector, so no metrics.
+    has_workers = False
+    collects_metrics = False
 
     def __init__(self, environment: Environment, cache_dir: Path | None = None) -> None:
         self.environment = environment
@@ -225,6 +251,7 @@ class HostRuntime:
         self.root = self.state.host
         self.cache_dir = cache_dir or default_cache_dir()
         self.venv = self.venv_for(environment.airflow_version)
+        self.project = project_name(environment)
 
     # --- what runs where ------------------------------------------------------------------
 
@@ -261,6 +288,12 @@ class HostRuntime:
             f"{self.venv.path}: requirements install there, so a package removed from "
             "requirements.txt, or installed by an update that rolled back, stays until "
             "`mwaa-local reset-db` rebuilds it.",
+            "One of each component, without limits: the EnvironmentClass's sizes, Schedulers "
+            "and mw1.micro's hybrid layout do not apply.",
+            "No credentials service: the tasks use this shell's AWS credentials "
+            "(Local.Credentials: profile) or none; the execution role needs docker or podman.",
+            "No StatsD collector: Airflow sends no metrics (`mwaa-local metrics` needs docker "
+            "or podman).",
         )
 
     def describe(self) -> str:
@@ -297,8 +330,8 @@ class HostRuntime:
     def bucket(self):
         return open_bucket(self.environment)
 
-    def bucket_objects(self) -> Objects:
-        return read_objects(self.environment, self.bucket(), self.versions)
+    def bucket_objects(self, keep: bool = True) -> Objects:
+        return read_objects(self.environment, self.bucket(), self.versions, keep)
 
     @property
     def ui_url(self) -> str:
@@ -316,10 +349,35 @@ class HostRuntime:
 
     def airflow_env(self, objects: Objects | None, venv: HostVenv | None = None) -> dict[str, str]:
         store = self.versions
-        store.root.mkdir(parents=True, exist_ok=True)
+        store.secure()
         objects_env = host_paths(objects_as_env(store, objects or {}), store)
-        base = airflow_environment(self.environment, self.state.secrets(), objects_env)
+        aws = self.task_aws
+        base = airflow_environment(
+            self.environment, self.state.secrets(), objects_env, host_aws_variables(aws)
+        )
         return host_environment(self.environment, base, venv or self.venv, self.root)
+
+    # --- the tasks' AWS credentials (issue 12) ----------------------------------------------
+
+    @functools.cached_property
+    def task_aws(self) -> TaskAws:
+        """The tasks' AWS (credentials mode, region, endpoints); `start` sets it."""
+        return current_task_aws(self.environment)
+
+    def check_task_aws(self, aws: TaskAws) -> None:
+        """The credentials modes the host runtime can honour without the credentials service
+        container: `profile` (the components are processes of this shell, with its AWS
+        credentials) and `none` (they get none); `execution-role` needs the service."""
+        if aws.mode == "execution-role":
+            raise MwaaLocalError(
+                f"The tasks' credentials are the execution role "
+                f"{self.environment.execution_role_arn or ''} (Local.Credentials: "
+                "execution-role), which the credentials service container assumes and "
+                "refreshes; the host runtime runs no containers.",
+                hint="Use Local.Runtime: docker | podman (MWAA_LOCAL_RUNTIME) for the execution "
+                "role, or Local.Credentials: profile (the tasks use this shell's AWS "
+                "credentials) or none.",
+            )
 
     def write_env_files(self, objects: Objects | None = None) -> None:
         """The components' environment (default: the applied object versions), owner-only."""
@@ -347,6 +405,26 @@ class HostRuntime:
         constraints = venv_constraints(self.environment.local, version, cache_dir)
         return self.venv_for(version).is_current(constraints)
 
+    def build_label(self, version: AirflowVersion) -> str:
+        return str(self.venv_for(version).path)
+
+    def require_images(self, command: str) -> None:
+        raise MwaaLocalError(
+            f"`{command}` needs an image, and the host runtime has none: it runs Airflow from a "
+            "virtual environment on this machine.",
+            hint=f"Run it on an engine: MWAA_LOCAL_RUNTIME=docker (or podman) mwaa-local "
+            f"{command} ...; the host runtime builds its virtual environment where it runs, "
+            "in seconds from uv's cache.",
+        )
+
+    def save_image(self, version: AirflowVersion, target: Path) -> str:
+        self.require_images("build-image --save")
+        return ""
+
+    def load_image(self, archive: Path) -> list[str]:
+        self.require_images("load-image")
+        return []
+
     def build_description(
         self, version: AirflowVersion, base_image: str | None = None, ca_bundle: Path | None = None
     ) -> str:
@@ -362,7 +440,15 @@ class HostRuntime:
         on_line: Callable[[str], None] = lambda line: None,
         base_image: str | None = None,
         ca_bundle: Path | None = None,
+        platform: str | None = None,
     ) -> str:
+        if platform and platform_machine() not in PLATFORM_MACHINES.get(platform, ()):
+            raise MwaaLocalError(
+                f"The host runtime builds for this machine ({platform_machine()}), not for "
+                f"{platform}: it makes a virtual environment, not an image.",
+                hint="Build the image on an engine: MWAA_LOCAL_RUNTIME=docker (or podman) "
+                f"mwaa-local build-image --platform {platform}",
+            )
         if self.is_running() and version == self.environment.airflow_version:
             raise MwaaLocalError(
                 f"Environment {self.environment.name} runs from {self.venv.path}.",
@@ -409,6 +495,9 @@ class HostRuntime:
         first on PATH, uv next, and mwaa-local's in-container half importable."""
         venv = venv or self.venv
         env = {k: v for k, v in os.environ.items() if not k.startswith(SHELL_PREFIXES)}
+        if self.task_aws.mode == NO_CREDENTIALS:
+            for key in SHELL_CREDENTIALS:
+                env.pop(key, None)
         uv_dir = str(Path(uv_command()[0]).parent)
         env["PATH"] = os.pathsep.join([str(venv.bin), uv_dir, env.get("PATH", os.defpath)])
         env["PYTHONPATH"] = str(self.root / "python")
@@ -549,6 +638,36 @@ class HostRuntime:
         for service in services:
             self._start(service, fresh_log=True)
 
+    def pull_images(self, on_pull: Callable[[str], None] = lambda image: None) -> None:
+        """Nothing to pull: no Postgres, no Redis."""
+
+    def containers(self) -> list:
+        """None: the components are processes (their console output is in output/)."""
+        return []
+
+    def engine_size(self) -> tuple[int, int]:
+        """This machine's CPUs and memory in bytes."""
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        return os.cpu_count() or 1, memory
+
+    def down(self, volumes: bool = False, uv_cache: bool = False) -> dict[str, list[str]]:
+        """Stop every component; with `volumes`, delete what the environment made here (the
+        SQLite database, logs, virtual environments: the host/ folder). uv's cache is this
+        user's, shared with every uv project, and is never deleted here."""
+        if uv_cache:
+            raise MwaaLocalError(
+                "The host runtime uses uv's own cache on this machine (`uv cache dir`), which "
+                "every uv project shares; mwaa-local does not delete it.",
+                hint="Run `uv cache clean` yourself, or drop --uv-cache.",
+            )
+        running = [s.service for s in self.states().values() if s.status == "running"]
+        self.stop()
+        removed: dict[str, list[str]] = {"processes": running}
+        if volumes and self.root.exists():
+            shutil.rmtree(self.root)
+            removed["folders"] = [str(self.root)]
+        return removed
+
     def remove_database(self) -> None:
         """Stop everything and delete the metadata database, the components' homes (as new
         containers would have), and rebuild the virtual environment without what requirements
@@ -674,6 +793,19 @@ class HostRuntime:
             LineStream(on_line),
         )
 
+    def exec_capture(self, service: str, command: list[str]) -> tuple[int, bytes, bytes]:
+        """Run `command` with the component's environment (no DAG sync first); its exit code,
+        stdout and stderr."""
+        self._require_component(service)
+        done = subprocess.run(
+            self._in_component(service, 'exec "$@"', command),
+            env=self.component_env(service),
+            cwd=self._home(service),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+        )
+        return done.returncode, done.stdout, done.stderr
+
     def exec_airflow(self, args: tuple[str, ...]) -> int:
         return self.exec_in("scheduler", ["airflow", *args])
 
@@ -682,21 +814,31 @@ class HostRuntime:
         return f"the {service} process (pid {status.get('pid')})"
 
     def run_one_off(
-        self, command: list[str], stderr: LineStream, mounts: Mounts | None = None
+        self,
+        command: list[str],
+        stderr: LineStream,
+        mounts: Mounts | None = None,
+        with_dags: bool = True,
     ) -> tuple[int, str]:
         """An entrypoint command in a throwaway AIRFLOW_HOME and virtual environment (built
         from uv's cache in seconds), so what it installs leaves the environment's own alone."""
         version = self.environment.airflow_version
         self.root.mkdir(parents=True, exist_ok=True)
         self._layout()
-        with tempfile.TemporaryDirectory(prefix="one-off-", dir=self.root) as tmp:
+        # What a user tests is what the bucket holds now, not what was applied last; the
+        # official constraints URLs its requirements name, readable offline in the store.
+        current = self.bucket_objects()
+        stage_official_constraints(self.environment, self.versions, current)
+        with (
+            tempfile.TemporaryDirectory(prefix="one-off-", dir=self.root) as tmp,
+            bucket_folder(self.environment, with_dags) as bucket,
+        ):
             scratch = Path(tmp)
             venv = HostVenv(scratch / "venv", version)
             build_venv(venv, self.environment.local, self.cache_dir)
             home = scratch / "airflow"
             make_home(home)
-            # What a user tests is what the bucket holds now, not what was applied last.
-            env = {**self.base_env(venv), **self.airflow_env(self.bucket_objects(), venv)}
+            env = {**self.base_env(venv), **self.airflow_env(current, venv)}
             env |= {
                 "AIRFLOW_HOME": str(home),
                 # As in a one-off container, no usable metadata database: commands that need
@@ -704,8 +846,8 @@ class HostRuntime:
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{scratch / 'none.db'}",
             }
             where = {str(paths.AIRFLOW_HOME): str(home)}
-            if not self.environment.bucket_is_s3:
-                where[str(paths.BUCKET_MOUNT)] = str(self.environment.bucket_folder)
+            if bucket is not None:
+                where[str(paths.BUCKET_MOUNT)] = str(bucket)
             for host_path, mount in (mounts or {}).items():
                 bind = PurePosixPath(mount["bind"])
                 if bind.is_relative_to(paths.AIRFLOW_HOME):
@@ -790,6 +932,27 @@ class HostRuntime:
                 command = ["python", "-m", "mwaa_local.container.dag_sync", "--once"]
                 codes[service] = self.exec_in(service, command)
         return codes
+
+
+def platform_machine() -> str:
+    return os.uname().machine.lower()
+
+
+def host_aws_variables(aws: TaskAws) -> dict[str, str]:
+    """The tasks' region and AWS endpoints as this machine sees them; with Local.Credentials
+    none, no credentials from this shell (keys, profiles, instance metadata) either."""
+    variables = {"AWS_DEFAULT_REGION": aws.region, "AWS_REGION": aws.region}
+    for service, url in sorted(aws.endpoints.items()):
+        variables[endpoint_variable(service)] = url
+    if aws.mode == NO_CREDENTIALS:
+        variables |= {  # and base_env leaves out this shell's keys and profile
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+    elif aws.profile:
+        variables["AWS_PROFILE"] = aws.profile
+    return variables
 
 
 def free_port() -> int:

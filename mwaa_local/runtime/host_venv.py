@@ -202,6 +202,7 @@ def build_venv(
     env = uv_environment(local)
     if venv.path.exists():
         shutil.rmtree(venv.path)
+    on_line(f"Step 1/2 : uv venv --python {python or version.python}")
     try:
         # Without an interpreter of MWAA's version here, uv installs one (python-build-standalone).
         _run([*uv, "venv", "--no-project", "--python", python or version.python, str(venv.path)],
@@ -217,6 +218,7 @@ def build_venv(
     venv.etc.mkdir(parents=True, exist_ok=True)
     venv.constraints_file.write_text(constraints)
     venv.essential_constraints_file.write_text(essential_constraints(version))
+    on_line(f"Step 2/2 : uv pip install apache-airflow=={version.airflow} with MWAA's constraints")
     _run(
         [*uv, "pip", "install", "--python", str(venv.python), "--no-progress",
          "--constraint", str(venv.constraints_file),

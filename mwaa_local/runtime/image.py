@@ -5,6 +5,8 @@ Python versions and its base image. Docker's layer cache makes a rebuild with no
 no-op; the context is staged so that unchanged inputs give byte-identical files.
 """
 
+import functools
+import gzip
 import hashlib
 import os
 import shutil
@@ -46,6 +48,8 @@ class ImageBuild:
     base_image: str = DEFAULT_BASE_IMAGE
     ca_bundle: Path | None = None
     constraints_mirror: str | None = None
+    # linux/amd64 or linux/arm64; None: the engine's own (MWAA runs x86_64).
+    platform: str | None = None
 
     @property
     def tag(self) -> str:
@@ -107,6 +111,7 @@ def image_build(
     version: AirflowVersion,
     base_image: str | None = None,
     ca_bundle: Path | None = None,
+    platform: str | None = None,
 ) -> ImageBuild:
     """The build for `version` with the environment's Local settings (and any overrides)."""
     return ImageBuild(
@@ -114,6 +119,7 @@ def image_build(
         base_image=base_image or local.base_image,
         ca_bundle=find_ca_bundle(ca_bundle or local.ca_bundle),
         constraints_mirror=local.constraints_mirror,
+        platform=platform,
     )
 
 
@@ -166,7 +172,8 @@ def staged_context(build: ImageBuild, cache_dir: Path) -> Iterator[tuple[Path, s
     """The build context in a temporary folder, and its digest."""
     with tempfile.TemporaryDirectory(prefix="mwaa-local-build-") as context:
         stage_build_context(build, cache_dir, Path(context))
-        yield Path(context), context_digest(Path(context), build_args(build))
+        args = {**build_args(build), "PLATFORM": build.platform or ""}
+        yield Path(context), context_digest(Path(context), args)
 
 
 def build_image(
@@ -178,6 +185,10 @@ def build_image(
     """Build (or find in the layer cache) the image for `build`; `on_line` gets the build log."""
     started = time.monotonic()
     log: list[str] = []
+    base_setting = "--base-image, Local.BaseImage or MWAA_LOCAL_BASE_IMAGE"
+    if build.platform:
+        check_platform(client, build.platform)
+    ensure_pulled(client, build.base_image, base_setting, lambda image: on_line(f"Pulling {image}"))
     with staged_context(build, cache_dir) as (context, digest):
         try:
             stream = client.api.build(
@@ -193,6 +204,7 @@ def build_image(
                 rm=True,
                 forcerm=True,
                 decode=True,
+                **({"platform": build.platform} if build.platform else {}),
             )
             image_id = _follow(stream, log, on_line, build)
         except docker.errors.APIError as e:
@@ -232,6 +244,41 @@ def _build_error(build: ImageBuild, reason: str, log: list[str]) -> ImageBuildEr
     )
 
 
+def ensure_pulled(
+    client: docker.DockerClient,
+    image: str,
+    setting: str,
+    on_pull: Callable[[str], None] = lambda image: None,
+) -> bool:
+    """Pull `image` unless the engine has it; True when it was pulled. One that cannot be had
+    is an error naming it, the engine's reason in one line and the setting that chose it."""
+    try:
+        client.images.get(image)
+        return False
+    except docker.errors.ImageNotFound:
+        pass
+    except docker.errors.APIError as e:  # an invalid reference, mostly
+        raise ImageUnavailable(image, setting, e) from e
+    on_pull(image)
+    try:
+        client.images.pull(image)
+    except docker.errors.APIError as e:
+        raise ImageUnavailable(image, setting, e) from e
+    return True
+
+
+class ImageUnavailable(MwaaLocalError):
+    def __init__(self, image: str, setting: str, error: docker.errors.APIError) -> None:
+        reason = " ".join(str(error.explanation or error).split())
+        if len(reason) > 300:
+            reason = reason[:297] + "..."
+        super().__init__(
+            f"The image {image} is not on this Docker engine and cannot be pulled: {reason}",
+            hint=f"Name an image the engine has or can pull with {setting}; with no registry "
+            "at hand, load or build one locally (`docker images` lists what the engine has).",
+        )
+
+
 def find_image(client: docker.DockerClient, build: ImageBuild, cache_dir: Path):
     """The image `build` would make, already built from the same context, or None: an image
     built from another Dockerfile, package, base or constraints counts as missing."""
@@ -241,3 +288,82 @@ def find_image(client: docker.DockerClient, build: ImageBuild, cache_dir: Path):
         return None
     with staged_context(build, cache_dir) as (_, digest):
         return image if image.labels.get(DIGEST_LABEL) == digest else None
+
+
+# `uname -m` / the engine's Architecture for each platform mwaa-local builds.
+PLATFORM_MACHINES = {"linux/amd64": ("x86_64", "amd64"), "linux/arm64": ("aarch64", "arm64")}
+
+
+def check_platform(client: docker.DockerClient, platform: str) -> None:
+    """A platform the engine can build for: its own, or another through QEMU emulation (Docker
+    Desktop has it; a Linux engine needs binfmt_misc handlers registered)."""
+    if platform not in PLATFORM_MACHINES:
+        raise MwaaLocalError(
+            f"--platform {platform} is not one mwaa-local builds.",
+            hint="Use linux/amd64 (MWAA's) or linux/arm64.",
+        )
+    info = client.info()
+    machine = str(info.get("Architecture", "")).lower()
+    if machine in PLATFORM_MACHINES[platform]:
+        return
+    if "docker desktop" in str(info.get("OperatingSystem", "")).lower():
+        return  # Docker Desktop emulates the other architecture itself
+    arch = PLATFORM_MACHINES[platform][0]
+    if Path(f"/proc/sys/fs/binfmt_misc/qemu-{arch}").exists():
+        return
+    raise MwaaLocalError(
+        f"Building {platform} on this {machine or 'unknown'} engine needs QEMU emulation, which "
+        "it does not have.",
+        hint="Register QEMU's binfmt handlers (Debian/Ubuntu: `sudo apt-get install "
+        "qemu-user-static binfmt-support`), or build on a machine of that architecture and "
+        "share the image with `build-image --save FILE` / `mwaa-local load-image FILE`.",
+    )
+
+
+def save_image(client: docker.DockerClient, tag: str, target: Path) -> int:
+    """Write image `tag` to `target` (a tar; gzipped when the name ends in .gz), never over an
+    existing file; the bytes written."""
+    try:
+        image = client.images.get(tag)
+    except docker.errors.ImageNotFound:
+        raise MwaaLocalError(f"There is no image {tag} to save.", hint="Build it first.") from None
+    # Level 1: a 1 GiB image compresses in seconds, and most of the gain is in the first level.
+    opener = functools.partial(gzip.open, compresslevel=1) if target.name.endswith(".gz") else open
+    try:
+        with opener(target, "xb") as f:
+            for chunk in image.save(named=True):
+                f.write(chunk)
+    except FileExistsError:
+        raise MwaaLocalError(
+            f"{target} already exists; mwaa-local never rewrites your files.",
+            hint="Name another file, or move the existing one away.",
+        ) from None
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    return target.stat().st_size
+
+
+def load_image(client: docker.DockerClient, source: Path) -> list[str]:
+    """Load images saved by `save_image` (or `docker save`); the mwaa-local tags loaded."""
+    if not source.is_file():
+        raise MwaaLocalError(f"{source} does not exist.")
+    with source.open("rb") as f:
+        gzipped = f.read(2) == b"\x1f\x8b"
+    opener = gzip.open if gzipped else open
+    try:
+        with opener(source, "rb") as f:
+            images = client.images.load(f.read())
+    except (OSError, docker.errors.APIError) as e:
+        raise MwaaLocalError(
+            f"{source} is not an image archive the engine can load: {e}",
+            hint="Make it with `mwaa-local build-image --save FILE` (or `docker save`).",
+        ) from e
+    tags = [tag for image in images for tag in image.tags]
+    mwaa = [tag for tag in tags if tag.startswith(f"{IMAGE_REPOSITORY}:")]
+    if not mwaa:
+        raise MwaaLocalError(
+            f"{source} holds no mwaa-local image (found: {', '.join(tags) or 'untagged images'}).",
+            hint="Load an archive made with `mwaa-local build-image --save FILE`.",
+        )
+    return mwaa

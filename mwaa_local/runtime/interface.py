@@ -54,6 +54,9 @@ class Runtime(Protocol):
     ) -> str:
         """What `build` makes, said before it starts."""
 
+    def build_label(self, version: AirflowVersion) -> str:
+        """What `build` makes, in a few words for progress lines (the image tag, the folder)."""
+
     def build(
         self,
         version: AirflowVersion,
@@ -61,8 +64,20 @@ class Runtime(Protocol):
         on_line: Callable[[str], None] = ...,
         base_image: str | None = None,
         ca_bundle: Path | None = None,
+        platform: str | None = None,
     ) -> str:
-        """Make it (again); a one-line summary of what was made."""
+        """Make it (again), for `platform` (linux/amd64, ...; default: this machine's); a
+        one-line summary of what was made. `on_line` gets the build log; its steps start with
+        `Step ` or `Pulling `."""
+
+    def require_images(self, command: str) -> None:
+        """Nothing where the runtime has images; else an error saying `command` needs one."""
+
+    def save_image(self, version: AirflowVersion, target: Path) -> str:
+        """Write what runs `version` to `target` for `load_image`; a one-line summary."""
+
+    def load_image(self, archive: Path) -> list[str]:
+        """Load what `save_image` wrote; the mwaa-local images loaded."""
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -109,10 +124,15 @@ class Runtime(Protocol):
         """How a report names the running component it came from."""
 
     def run_one_off(
-        self, command: list[str], stderr: LineStream, mounts: Mounts | None = None
+        self,
+        command: list[str],
+        stderr: LineStream,
+        mounts: Mounts | None = None,
+        with_dags: bool = True,
     ) -> tuple[int, str]:
-        """An entrypoint command with the bucket's current objects, apart from the running
-        components; its exit code and stdout (stderr goes to `stderr`)."""
+        """An entrypoint command with the bucket's current objects (and its DAG folder, unless
+        the command reads no DAGs), apart from the running components; its exit code and stdout
+        (stderr goes to `stderr`)."""
 
     # --- logs and reports -------------------------------------------------------------------
 

@@ -178,13 +178,14 @@ class PodmanRuntime(DockerRuntime):
         on_line: Callable[[str], None] = lambda line: None,
         base_image: str | None = None,
         ca_bundle: Path | None = None,
+        platform: str | None = None,
     ) -> str:
         """As the docker runtime's; Podman's build log (buildah's) does not say whether a step
         ran, so whether anything changed is read from the image id."""
         tag = image_tag(version)
         before = self._image_id(tag)
         started = time.monotonic()
-        super().build(version, cache_dir, on_line, base_image, ca_bundle)
+        super().build(version, cache_dir, on_line, base_image, ca_bundle, platform)
         after = self._image_id(tag) or ""
         state = "unchanged (layer cache)" if after == before else "built"
         return f"{tag} {state} in {time.monotonic() - started:.1f} s ({after[7:19]})"

@@ -4,21 +4,26 @@ The CLI asks this module for what it needs and never reaches into Docker itself.
 """
 
 import contextlib
+import functools
+import hashlib
 import io
-import os
+import json
 import subprocess
+import sys
 import tarfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import docker
 import docker.errors
 
-from mwaa_local.bucket.access import container_endpoint, credentials_for_compose
+from mwaa_local.aws import task_aws
+from mwaa_local.bucket.access import container_endpoint
 from mwaa_local.bucket.source import open_bucket
+from mwaa_local.bucket.staged_constraints import stage_official_constraints
 from mwaa_local.bucket.versions import Objects, VersionStore, objects_as_env, read_objects
 from mwaa_local.container import paths
 from mwaa_local.environment.record import EnvironmentRecord
@@ -29,17 +34,21 @@ from mwaa_local.mwaa.airflow_config import (
     env_file_text,
     parsing_options,
 )
-from mwaa_local.mwaa.log_streams import read_phases
+from mwaa_local.mwaa.components import HYBRID, component_limit, component_replicas
+from mwaa_local.mwaa.log_streams import PHASE_MARKER, read_phases
+from mwaa_local.mwaa.logging_levels import group_name, log_types
 from mwaa_local.objects.rest_client import AirflowApi
 from mwaa_local.runtime.compose import compose_file, compose_tool
-from mwaa_local.runtime.image import image_tag
+from mwaa_local.runtime.image import ensure_pulled, image_tag
 from mwaa_local.runtime.line_stream import LineStream
 from mwaa_local.runtime.state import Secrets, StateDir, write_private
-from mwaa_local.spec.settings import Environment
+from mwaa_local.spec.settings import Environment, local_env_var
 
 ONE_SHOT_SERVICES = ("migrate-db",)
 UV_CACHE_VOLUME = "mwaa-local-uv-cache"
-BACKING_SERVICES = ("postgres", "redis")
+# The StatsD collector (container/statsd_collector.py) is one: Airflow sends its metrics there.
+METRICS_SERVICE = "metrics"
+BACKING_SERVICES = ("postgres", "redis", METRICS_SERVICE)
 # For an s3:// bucket, one container mirrors the bucket's DAG folder into this volume, which the
 # Airflow containers mount where a bucket folder would be.
 BUCKET_SYNC_SERVICE = "bucket-sync"
@@ -48,26 +57,58 @@ START_TIMEOUT_SECONDS = 600
 LOG_TAIL_LINES = 40
 
 
+# Each container says which environment made it: a digest of that environment's database
+# password (unique to its state folder, .mwaa-local/<Name>/) and, for messages, its folder.
+OWNER_LABEL = "io.github.mwaa-local.owner"
+PROJECT_DIR_LABEL = "io.github.mwaa-local.project-dir"
+
+
 def project_name(environment: Environment) -> str:
-    # Compose project names are lower case; MWAA names may not be.
+    # Compose project names are lower case; MWAA names may not be. Two environments whose Names
+    # differ only in case, or with one Name in two folders, would share one project and its
+    # database: Stack.check_owner refuses that.
     return environment.name.lower()
 
 
+def owner_token(postgres_password: str) -> str:
+    return hashlib.sha256(f"mwaa-local-owner:{postgres_password}".encode()).hexdigest()[:16]
+
+
+def legacy_owner(container) -> str | None:
+    """The owner of a container an earlier mwaa-local made without labels: its Postgres
+    password says which environment's it is (None for the other services)."""
+    if container.labels.get("com.docker.compose.service") != "postgres":
+        return None
+    for item in container.attrs.get("Config", {}).get("Env") or []:
+        name, _, value = item.partition("=")
+        if name == "POSTGRES_PASSWORD":
+            return owner_token(value)
+    return None
+
+
 def airflow_services(environment: Environment) -> tuple[str, ...]:
-    return environment.airflow_version.components
+    """The Airflow components that run: the version's, laid out for the class (mw1.micro's
+    hybrid holds the scheduler, triggerer and worker)."""
+    return tuple(c for c, n in component_replicas(environment).items() if n)
 
 
 def long_running_services(environment: Environment) -> tuple[str, ...]:
     extra = (BUCKET_SYNC_SERVICE,) if environment.bucket_is_s3 else ()
+    if task_aws.recorded_mode(environment) not in (None, task_aws.NONE):
+        extra += (task_aws.CREDENTIALS_SERVICE,)
     return BACKING_SERVICES + extra + airflow_services(environment)
 
 
 def airflow_environment(
-    environment: Environment, secrets: Secrets, objects_env: Mapping[str, str] | None = None
+    environment: Environment,
+    secrets: Secrets,
+    objects_env: Mapping[str, str] | None = None,
+    aws_env: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The Airflow containers' environment, in MWAA's precedence (mwaa-behaviour.md 1.4):
     MWAA's defaults < AirflowConfigurationOptions < what MWAA owns (executor, database, broker,
-    keys), which no option can change. `objects_env` names the applied object versions."""
+    keys, the AWS region), which no option can change. `objects_env` names the applied object
+    versions; `aws_env` holds the region and AWS endpoints (aws/task_aws.py)."""
     version = environment.airflow_version
     concurrency = environment.class_spec.worker_concurrency
     defaults = {
@@ -93,10 +134,18 @@ def airflow_environment(
         "MWAA_LOCAL_DAG_S3_PATH": environment.dag_s3_path,
         "MWAA_LOCAL_STARTUP_SCRIPT_TIMEOUT": str(environment.local.startup_script_timeout),
         "MWAA_LOCAL_REQUIREMENTS_TIMEOUT": str(environment.local.requirements_timeout),
+        "MWAA_LOCAL_INSTALLER": environment.local.installer,
         "MWAA_LOCAL_CONFIG_OPTION_KEYS": ",".join(sorted(options)),
         "MWAA_LOCAL_DAG_SYNC_INTERVAL": str(environment.local.sync_interval),
         "AIRFLOW_ENV_NAME": environment.name,
+        # mwaa-behaviour.md 7.2: MWAA collects Airflow's StatsD metrics; so does the stack.
+        "AIRFLOW__METRICS__STATSD_ON": "True",
+        "AIRFLOW__METRICS__STATSD_HOST": METRICS_SERVICE,
+        "AIRFLOW__METRICS__STATSD_PORT": "8125",
+        "AIRFLOW__METRICS__STATSD_PREFIX": "airflow",
+        **logging_environment(environment),
         **(objects_env or {}),
+        **(aws_env or {}),
     }
     if version.major >= 3:
         owned |= {
@@ -118,6 +167,28 @@ def airflow_environment(
     return {**defaults, **options, **owned}
 
 
+def logging_environment(environment: Environment) -> dict[str, str]:
+    """LoggingConfiguration in the components (mwaa-behaviour.md 7.1): an enabled Task or
+    DAGProcessing type writes its files into its group's folder, a disabled one outside every
+    group; the levels apply in container/logging_config.py."""
+    types = log_types(environment.logging_configuration)
+    env = {
+        "MWAA_LOCAL_LOGGING": json.dumps(
+            {name: {"Enabled": t.enabled, "LogLevel": t.level} for name, t in types.items()}
+        ),
+        "AIRFLOW__LOGGING__LOGGING_CONFIG_CLASS": (
+            "mwaa_local.container.logging_config.LOGGING_CONFIG"
+        ),
+    }
+    if types["Task"].enabled:
+        folder = paths.STREAMS_ROOT / group_name(environment.name, "Task")
+        env["AIRFLOW__LOGGING__BASE_LOG_FOLDER"] = str(folder)
+    if types["DAGProcessing"].enabled and environment.airflow_version.major < 3:
+        folder = paths.STREAMS_ROOT / group_name(environment.name, "DAGProcessing")
+        env["AIRFLOW__SCHEDULER__CHILD_PROCESS_LOG_DIRECTORY"] = str(folder)
+    return env
+
+
 @dataclass(frozen=True)
 class ServiceState:
     service: str
@@ -126,6 +197,9 @@ class ServiceState:
     health: str | None  # starting, healthy, unhealthy; None without a healthcheck
     exit_code: int
     restarts: int
+    cpus: float = 0.0  # the container's limits; 0: none
+    memory: int = 0
+    replicas: int = 1
 
     @property
     def failed(self) -> bool:
@@ -141,11 +215,18 @@ class ServiceState:
 
 
 class Stack:
+    # Celery workers (what autoscaling scales) and a StatsD collector; the host runtime has
+    # neither (runtime/host.py).
+    has_workers = True
+    collects_metrics = True
+
     def __init__(self, environment: Environment, client: docker.DockerClient) -> None:
         self.environment = environment
         self.client = client
         self.project = project_name(environment)
         self.state = StateDir.for_environment(environment.project_dir, environment.name)
+        self._owner_checked = False
+        self._engine_size: tuple[int, int] | None = None
 
     # --- files -----------------------------------------------------------------------------
 
@@ -156,7 +237,13 @@ class Stack:
     @property
     def profiles(self) -> tuple[str, ...]:
         major = f"airflow{self.environment.airflow_version.major}"
-        return (major, "s3") if self.environment.bucket_is_s3 else (major,)
+        micro = ("micro",) if self.environment.class_spec.hybrid else ()
+        return (major, *micro, "s3") if self.environment.bucket_is_s3 else (major, *micro)
+
+    @functools.cached_property
+    def task_aws(self) -> task_aws.TaskAws:
+        """The containers' AWS (credentials mode, region, endpoints); `start` sets it."""
+        return task_aws.current_task_aws(self.environment)
 
     @property
     def versions(self) -> VersionStore:
@@ -172,20 +259,26 @@ class Stack:
     def bucket(self):
         return open_bucket(self.environment)
 
-    def bucket_objects(self) -> Objects:
+    def bucket_objects(self, keep: bool = True) -> Objects:
         """plugins.zip, requirements.txt and startup.sh as the settings ask for them now (the
-        pinned versions, else the current ones), recorded in the version store."""
-        return read_objects(self.environment, self.bucket(), self.versions)
+        pinned versions, else the current ones), recorded in the version store unless `keep`
+        is False (read-only commands write nothing)."""
+        return read_objects(self.environment, self.bucket(), self.versions, keep)
 
-    def api(self) -> AirflowApi:
-        """A client for the environment's published Airflow API, logged in as the admin."""
+    @property
+    def ui_url(self) -> str:
+        """Where the Airflow UI and REST API are published on this machine."""
         local = self.environment.local
         host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(local.bind_address, local.bind_address)
         if ":" in host:
             host = f"[{host}]"
+        return f"http://{host}:{local.webserver_port}"
+
+    def api(self) -> AirflowApi:
+        """A client for the environment's published Airflow API, logged in as the admin."""
         username, password = self.admin_credentials()
         major = self.environment.airflow_version.major
-        return AirflowApi(f"http://{host}:{local.webserver_port}", username, password, major)
+        return AirflowApi(self.ui_url, username, password, major)
 
     def admin_credentials(self) -> tuple[str, str]:
         local = self.environment.local
@@ -200,11 +293,12 @@ class Stack:
         if objects is None:
             objects = self.record().applied or {}
         store = self.versions
-        store.root.mkdir(parents=True, exist_ok=True)
-        store.root.chmod(0o755)
+        store.secure()
         s3 = self.environment.bucket_is_s3
         compose_env = {
             "COMPOSE_PROJECT_NAME": self.project,
+            "MWAA_LOCAL_OWNER": owner_token(secrets.postgres_password),
+            "MWAA_LOCAL_PROJECT_DIR": str(self.environment.project_dir.resolve()),
             "COMPOSE_PROFILES": ",".join(self.profiles),
             "MWAA_LOCAL_AIRFLOW_IMAGE": self.image,
             "MWAA_LOCAL_POSTGRES_IMAGE": local.postgres_image,
@@ -217,33 +311,43 @@ class Stack:
             ),
             "MWAA_LOCAL_VERSIONS": str(store.root),
             "MWAA_LOCAL_S3_BUCKET_URL": local.bucket if s3 else "",
-            "MWAA_LOCAL_S3_ENDPOINT_URL": container_endpoint(local.s3_endpoint_url),
+            "MWAA_LOCAL_S3_ENDPOINT_URL": container_endpoint(local.bucket_endpoint_url),
             "MWAA_LOCAL_DAG_S3_PATH": self.environment.dag_s3_path,
             "MWAA_LOCAL_DAG_SYNC_INTERVAL": str(local.sync_interval),
             "MWAA_LOCAL_AIRFLOW_ENV_FILE": str(self.state.airflow_env_file),
             "MWAA_LOCAL_POSTGRES_PASSWORD": secrets.postgres_password,
             "MWAA_LOCAL_ADMIN_USERNAME": username,
             "MWAA_LOCAL_ADMIN_PASSWORD": password,
+            **self.limits_env(),
+            **self.task_aws.compose_variables(self.environment, self.state),
         }
         write_private(self.state.compose_env_file, env_file_text(compose_env))
+        aws_env = self.task_aws.container_variables()
+        write_private(self.state.path / task_aws.AWS_ENV_FILE, env_file_text(aws_env))
+        # The official constraints URLs the requirements name, readable offline in the store.
+        stage_official_constraints(self.environment, store, objects)
         objects_env = objects_as_env(store, objects)
-        airflow_env = airflow_environment(self.environment, secrets, objects_env)
+        airflow_env = airflow_environment(
+            self.environment, secrets, objects_env, self.task_aws.airflow_variables()
+        )
         write_private(self.state.airflow_env_file, env_file_text(airflow_env))
 
     # --- compose ---------------------------------------------------------------------------
 
     def compose_command(self, *args: str) -> list[str]:
         profiles = [flag for p in self.profiles for flag in ("--profile", p)]
+        files = [compose_file()] + ([task_aws.compose_file()] if self.task_aws.enabled else [])
         return [
             *compose_tool().command,
             "--project-name", self.project,
-            "--file", str(compose_file()),
+            *[flag for path in files for flag in ("--file", str(path))],
             "--env-file", str(self.state.compose_env_file),
             *profiles,
             *args,
         ]  # fmt: skip
 
     def compose(self, *args: str, capture: bool = True, check: bool = True) -> str:
+        self.check_owner()
         if not self.state.compose_env_file.is_file():
             self.write_env_files()
         done = subprocess.run(
@@ -251,28 +355,93 @@ class Stack:
             capture_output=capture,
             text=True,
             stdin=subprocess.DEVNULL if capture else None,
-            env=self.compose_process_env(args),
         )
         if check and done.returncode != 0:
             detail = (done.stderr or done.stdout or "").strip()[-2000:] if capture else ""
             raise MwaaLocalError(f"`{' '.join(args[:2])}` failed for {self.project}: {detail}")
         return done.stdout or ""
 
-    def compose_process_env(self, args: tuple[str, ...]) -> dict[str, str] | None:
-        """For `up` with an S3 bucket, the host's AWS credentials, handed to the bucket-sync
-        container through the compose process's environment only."""
-        if not (args and args[0] == "up" and self.environment.bucket_is_s3):
-            return None
-        return {**os.environ, **credentials_for_compose()}
+    def pull_images(self, on_pull: Callable[[str], None] = lambda image: None) -> None:
+        """Pull the Postgres and Redis images the engine lacks, so that one it cannot have is
+        named with the setting to change (compose would print its own text)."""
+        local = self.environment.local
+        for setting, image in (
+            ("PostgresImage", local.postgres_image),
+            ("RedisImage", local.redis_image),
+        ):
+            where = f"Local.{setting} in the settings or {local_env_var(setting)}"
+            ensure_pulled(self.client, image, where, on_pull)
 
     def up(self, services: tuple[str, ...] = ()) -> None:
+        self.pull_images()
+        try:
+            self.client.images.get(self.image)
+        except docker.errors.ImageNotFound:
+            raise MwaaLocalError(
+                f"The image {self.image} has not been built on this engine.",
+                hint="Build it with `mwaa-local build-image` (`mwaa-local start` builds it too).",
+            ) from None
         self.write_env_files()
-        self.compose("up", "--detach", "--remove-orphans", *services)
+        self.compose("up", "--detach", "--remove-orphans", *self.scale_args(services), *services)
+
+    def scale_args(self, services: tuple[str, ...] = ()) -> tuple[str, ...]:
+        """`--scale SERVICE=N` for each Airflow component (of `services`, or all): the class's
+        layout (mwaa/components.py), with the worker replicas the autoscaler runs kept within
+        [MinWorkers, MaxWorkers], since compose's `up` would otherwise set them back to one."""
+        up = sum(
+            1
+            for c in self.containers()
+            if c.labels.get("com.docker.compose.service") == "worker" and c.status == "running"
+        )
+        workers = min(max(up, self.environment.min_workers), self.environment.max_workers)
+        replicas = component_replicas(self.environment, workers)
+        return tuple(
+            arg
+            for service, count in replicas.items()
+            if service != HYBRID and (not services or service in services)
+            for arg in ("--scale", f"{service}={count}")
+        )
+
+    def engine_size(self) -> tuple[int, int]:
+        """The engine's CPUs and memory in bytes."""
+        if self._engine_size is None:
+            info = self.client.info()
+            self._engine_size = (int(info.get("NCPU", 0)), int(info.get("MemTotal", 0)))
+        return self._engine_size
+
+    def limits_env(self) -> dict[str, str]:
+        """Each component's container limits for the compose file (0: none)."""
+        cpus, _ = self.engine_size()
+        env = {}
+        for service in (*self.environment.airflow_version.components, HYBRID):
+            limit = component_limit(
+                self.environment.class_spec, service, self.environment.local.resource_scale, cpus
+            )
+            key = service.upper().replace("-", "_")
+            env[f"MWAA_LOCAL_{key}_CPUS"] = f"{limit.cpus:g}"
+            env[f"MWAA_LOCAL_{key}_MEMORY"] = f"{limit.memory_bytes // 2**20}m"
+        return env
 
     def show_logs(self, services: tuple[str, ...] = (), tail: str = "all", follow: bool = False):
-        """Print the components' logs on this terminal (all of them when none is named)."""
+        """Print the components' logs on stdout (all of them when none is named), without the
+        start sequence's machine lines (PHASE_MARKER), in colour only on a terminal."""
+        if not self.state.compose_env_file.is_file():
+            self.write_env_files()
+        terminal = sys.stdout.isatty()
         args = ["logs", "--tail", tail] + (["--follow"] if follow else [])
-        self.compose(*args, *services, capture=False, check=False)
+        if not terminal:
+            args.append("--no-color")
+        elif compose_tool().command == ("docker", "compose"):
+            args = ["--ansi", "always", *args]  # compose v2 colours only its own terminal
+        command = self.compose_command(*args, *services)
+        with subprocess.Popen(
+            command, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, errors="replace"
+        ) as shown:
+            assert shown.stdout is not None
+            for line in shown.stdout:
+                if PHASE_MARKER not in line:
+                    sys.stdout.write(line)
+                    sys.stdout.flush()
 
     def stop(self) -> None:
         """Stop every container; the metadata database volume stays."""
@@ -283,7 +452,8 @@ class Stack:
 
     def recreate(self, services: tuple[str, ...]) -> None:
         """Replace these components' containers with new ones from the current env files."""
-        self.compose("up", "--detach", "--no-deps", "--force-recreate", *services)
+        scale = self.scale_args(services)
+        self.compose("up", "--detach", "--no-deps", "--force-recreate", *scale, *services)
 
     def remove_database(self) -> None:
         """Remove the containers and the metadata database volume (and only that volume)."""
@@ -292,26 +462,99 @@ class Stack:
         with contextlib.suppress(docker.errors.NotFound):
             self.client.volumes.get(volume).remove()
 
+    def down(self, volumes: bool = False, uv_cache: bool = False) -> dict[str, list[str]]:
+        """Remove the environment's containers and network; with `volumes`, every volume it made
+        too (the metadata database, the logs, an S3 bucket's mirror); with `uv_cache`, the uv
+        cache all environments on this engine share. Returns what was removed, by kind."""
+        label = {"label": f"com.docker.compose.project={self.project}"}
+        containers = self.containers()
+        removed: dict[str, list[str]] = {"containers": [c.name for c in containers]}
+        if containers and self.state.compose_env_file.is_file():
+            # compose stops them in order, each with time to shut down cleanly.
+            self.compose("down", "--remove-orphans", "--timeout", "10", check=False)
+        # Whatever compose left (another profile's services, a file from an older release).
+        for container in self.containers():
+            with contextlib.suppress(docker.errors.NotFound):
+                container.remove(force=True)
+        removed["networks"] = []
+        for network in self.client.networks.list(filters=label):
+            with contextlib.suppress(docker.errors.NotFound):
+                network.remove()
+                removed["networks"].append(network.name)
+        removed["volumes"] = []
+        names = {f"{self.project}_{v}" for v in ("postgres-data", "logs", BUCKET_MIRROR_VOLUME)}
+        if volumes:
+            # The shared cache carries the label of whichever project created it first.
+            names |= {v.name for v in self.client.volumes.list(filters=label)}
+            names.discard(UV_CACHE_VOLUME)
+        else:
+            names = set()
+        if uv_cache:
+            names.add(UV_CACHE_VOLUME)
+        for name in sorted(names):
+            try:
+                self.client.volumes.get(name).remove()
+            except docker.errors.NotFound:
+                continue
+            except docker.errors.APIError as e:
+                raise MwaaLocalError(
+                    f"Volume {name} was not removed: {' '.join(str(e.explanation).split())}",
+                    hint="Another environment's containers use it: `mwaa-local down` there first.",
+                ) from e
+            removed["volumes"].append(name)
+        return removed
+
     # --- containers ------------------------------------------------------------------------
 
-    def containers(self) -> list:
+    def _project_containers(self) -> list:
         label = f"com.docker.compose.project={self.project}"
         return self.client.containers.list(all=True, filters={"label": label})
 
+    def containers(self) -> list:
+        self.check_owner()
+        return self._project_containers()
+
+    def check_owner(self) -> None:
+        """Refuse a compose project whose containers another environment made (another folder
+        with this Name, a Name differing only in case, or this folder before its .mwaa-local/
+        was deleted): they would share its containers and its metadata database."""
+        if self._owner_checked:
+            return
+        # A folder that never started has no secrets and owns nothing; none are made here.
+        known = self.state.secrets_file.is_file()
+        ours = owner_token(self.state.secrets().postgres_password) if known else None
+        for container in self._project_containers():
+            owner = container.labels.get(OWNER_LABEL) or legacy_owner(container)
+            if owner is not None and owner != ours:
+                raise ProjectTaken(self, container.labels.get(PROJECT_DIR_LABEL))
+        self._owner_checked = True
+
     def states(self) -> dict[str, ServiceState]:
-        states = {}
+        """Each service's state; a service with several replicas shows its least healthy one,
+        with the replicas counted and their restarts added up."""
+        states: dict[str, ServiceState] = {}
         for container in self.containers():
             attrs = container.attrs
             service = container.labels.get("com.docker.compose.service", container.name)
             health = attrs["State"].get("Health")
-            states[service] = ServiceState(
+            host = attrs.get("HostConfig", {})
+            state = ServiceState(
                 service=service,
                 container=container.name,
                 status=attrs["State"]["Status"],
                 health=health["Status"] if health else None,
                 exit_code=attrs["State"].get("ExitCode", 0),
                 restarts=attrs.get("RestartCount", 0),
+                cpus=(host.get("NanoCpus") or 0) / 1e9,
+                memory=host.get("Memory") or 0,
             )
+            seen = states.get(service)
+            if seen is not None:
+                worst = max(seen, state, key=lambda s: (s.failed, not s.ready))
+                state = replace(
+                    worst, replicas=seen.replicas + 1, restarts=seen.restarts + state.restarts
+                )
+            states[service] = state
         return states
 
     def is_running(self) -> bool:
@@ -344,6 +587,7 @@ class Stack:
 
     def exec_in(self, service: str, command: list[str], tty: bool = False) -> int:
         """Run `command` in a component's container with the component's own environment."""
+        self.check_owner()
         load = f'[ -f {paths.COMPONENT_ENV_FILE} ] && . {paths.COMPONENT_ENV_FILE}; exec "$@"'
         wrapped = ["bash", "-c", load, "mwaa-local", *command]
         flags = [] if tty else ["-T"]
@@ -353,12 +597,12 @@ class Stack:
         self, service: str, command: list[str], on_line: Callable[[str], None]
     ) -> tuple[int, str, str]:
         """Run `command` in a component's container with the component's environment, after a
-        DAG sync; stream its stderr to `on_line`; return its exit code, its stdout and the last
-        lines of its stderr."""
+        DAG sync; stream its stderr to `on_line`; return its exit code, its stdout (the sync's
+        report line first) and the last lines of its stderr."""
         container = self.container_for(service)
         script = (
             f"[ -f {paths.COMPONENT_ENV_FILE} ] && . {paths.COMPONENT_ENV_FILE}; "
-            'python -m mwaa_local.container.dag_sync --once >&2; exec "$@"'
+            'python -m mwaa_local.container.dag_sync --once; exec "$@"'
         )
         api = self.client.api
         exec_id = api.exec_create(container.id, ["bash", "-c", script, "mwaa-local", *command])
@@ -372,9 +616,22 @@ class Stack:
         exit_code = api.exec_inspect(exec_id["Id"])["ExitCode"]
         return exit_code, b"".join(stdout).decode(errors="replace"), tail
 
+    def exec_capture(self, service: str, command: list[str]) -> tuple[int, bytes, bytes]:
+        """Run `command` in a component's container with the component's environment (no TTY,
+        no DAG sync first); return its exit code, stdout and stderr."""
+        container = self.container_for(service)
+        load = f'[ -f {paths.COMPONENT_ENV_FILE} ] && . {paths.COMPONENT_ENV_FILE}; exec "$@"'
+        api = self.client.api
+        exec_id = api.exec_create(container.id, ["bash", "-c", load, "mwaa-local", *command])
+        stdout, stderr = api.exec_start(exec_id["Id"], demux=True)
+        exit_code = api.exec_inspect(exec_id["Id"])["ExitCode"]
+        return exit_code, stdout or b"", stderr or b""
+
     def exec_airflow(self, args: tuple[str, ...]) -> int:
-        """Run `airflow ARGS` in the scheduler container, with the stack's settings."""
-        return self.exec_in("scheduler", ["airflow", *args])
+        """Run `airflow ARGS` in the scheduler container, with the stack's settings; its stdout
+        is the command's output only (warnings go to stderr: container/airflow_cli.py)."""
+        command = ["python", "-m", "mwaa_local.container.airflow_cli", *args]
+        return self.exec_in("scheduler", command)
 
     def phase_reports(self) -> dict[str, dict[str, dict[str, Any]]]:
         """The start-sequence reports (plugins, startup_script, requirements) of each Airflow
@@ -431,11 +688,13 @@ class Stack:
         return codes
 
     def log_tail(self, service: str, lines: int = LOG_TAIL_LINES) -> str:
+        """The last lines of a component's log, for people: without the machine lines."""
         try:
             container = self.container_for(service)
         except MwaaLocalError:
             return ""
-        return container.logs(tail=lines).decode(errors="replace")
+        text = container.logs(tail=lines).decode(errors="replace")
+        return "\n".join(line for line in text.splitlines() if PHASE_MARKER not in line)
 
     def wait_until_ready(
         self,
@@ -464,6 +723,25 @@ class Stack:
             time.sleep(1)
 
 
+class ProjectTaken(MwaaLocalError):
+    def __init__(self, stack: Stack, other_dir: str | None) -> None:
+        where = (
+            f"the environment in {other_dir}"
+            if other_dir
+            else "an environment an earlier mwaa-local started"
+        )
+        name = stack.environment.name
+        super().__init__(
+            f"The compose project {stack.project} belongs to {where}, not to this one "
+            f"({name} in {stack.environment.project_dir.resolve()}). Environments with the same "
+            "Name, or Names that differ only in case, would share its containers and its "
+            "metadata database, so mwaa-local does not touch it.",
+            hint=f"Give this environment another Name in its settings, or remove the other one "
+            f"first: docker compose -p {stack.project} down --volumes (its database is lost). "
+            "If this folder's .mwaa-local/ was deleted, that other one was this one's.",
+        )
+
+
 class ComponentFailed(MwaaLocalError):
     def __init__(
         self,
@@ -482,6 +760,7 @@ class ComponentFailed(MwaaLocalError):
         else:
             what = f"{service} failed to start ({state.status if state else 'no container'})"
         tail = stack.log_tail(service)
+        self.what, self.log_lines = what, tail.strip().splitlines()
         message = f"{what}. Last lines of its log:\n{tail}" if tail else f"{what}."
         super().__init__(
             message,

@@ -179,6 +179,20 @@ class StateDir:
     def lock_file(self) -> Path:
         return self.path / "command.lock"
 
+    def remove(self) -> bool:
+        """Delete this environment's state folder (secrets, env files, versions, record); True
+        when there was one."""
+        if not self.path.exists():
+            return False
+        try:
+            shutil.rmtree(self.path)
+        except OSError as e:
+            raise MwaaLocalError(
+                f"Cannot delete {self.path}: {e.strerror or e}.",
+                hint="Delete it by hand; it holds only what mwaa-local made.",
+            ) from e
+        return True
+
     def secrets(self) -> Secrets:
         """The environment's secrets, generated and saved on first use. Concurrent first uses
         agree on one set; an existing file is never replaced (the database depends on it)."""

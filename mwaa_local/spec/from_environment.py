@@ -26,9 +26,9 @@ OUTPUT_ONLY = (
 )
 
 
-def settings_from_get_environment(text: str) -> tuple[dict[str, Any], list[str]]:
+def settings_from_get_environment(data: str | bytes) -> tuple[dict[str, Any], list[str]]:
     """The settings mapping (in SETTINGS_KEYS order) and one line per dropped field."""
-    inner = _environment_object(text)
+    inner = _environment_object(data if isinstance(data, str) else decode_json(data))
     settings = {key: inner[key] for key in SETTINGS_KEYS if inner.get(key) is not None}
     dropped = [
         f"{key}: {'output only' if key in OUTPUT_ONLY else 'not a CreateEnvironment setting'}"
@@ -41,6 +41,23 @@ def settings_from_get_environment(text: str) -> tuple[dict[str, Any], list[str]]
         )
         dropped += logging_dropped
     return settings, dropped
+
+
+def decode_json(data: bytes) -> str:
+    """JSON text in UTF-8, -16 or -32, with or without a byte order mark, as JSON allows
+    (PowerShell's `>` writes UTF-16 with one); anything else is refused with the fix."""
+    encoding = json.detect_encoding(data)
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise MwaaLocalError(
+            f"The get-environment output is not UTF-8 text: byte 0x{data[exc.start]:02x} at "
+            f"offset {exc.start} is not valid {encoding.upper()} (a latin-1 or Windows code "
+            "page file?).",
+            hint="Save it as UTF-8: `aws mwaa get-environment --name NAME --output json > "
+            "env.json` in a POSIX shell, or `... | Out-File -Encoding utf8 env.json` in "
+            "PowerShell; or convert it with `iconv -f latin1 -t utf-8`.",
+        ) from None
 
 
 def _environment_object(text: str) -> dict[str, Any]:

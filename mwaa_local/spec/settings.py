@@ -9,7 +9,7 @@ import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -18,8 +18,10 @@ import yaml
 
 from mwaa_local.errors import MwaaLocalError, SettingsError
 from mwaa_local.mwaa.airflow_config import FORBIDDEN_OPTIONS, IGNORED_OPTIONS, MWAA_OWNED_OPTIONS
+from mwaa_local.mwaa.logging_levels import configuration_problems
 from mwaa_local.spec import versions
 from mwaa_local.spec.classes import DEFAULT_CLASS, ENVIRONMENT_CLASSES, EnvironmentClass
+from mwaa_local.spec.overlay import overlay_path, read_overlay, removal_hint
 from mwaa_local.spec.validation import (
     Rejected,
     did_you_mean,
@@ -81,6 +83,8 @@ MAINTENANCE_WINDOW_PATTERN = re.compile(r"(MON|TUE|WED|THU|FRI|SAT|SUN):([01]\d|
 ACCESS_MODES = ("PRIVATE_ONLY", "PUBLIC_ONLY", "PUBLIC_AND_PRIVATE")
 ENDPOINT_MANAGEMENT = ("CUSTOMER", "SERVICE")
 # mwaa-behaviour.md 3 and 9 row 3: arn:aws:s3:::bucket, no trailing slash.
+# botocore's mwaa model, IamRoleArn (aws-clients-and-serverless.md A.4).
+ROLE_ARN_PATTERN = re.compile(r"arn:aws(-[a-z]+)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+")
 BUCKET_ARN_PATTERN = re.compile(r"arn:aws(-[a-z]+)*:s3:::[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
 OBJECT_VERSION_MAX_BYTES = 1024
 # mwaa-behaviour.md 6.1 (TagResource): at most 50 tags, key <= 128 chars, value <= 256 chars.
@@ -88,6 +92,11 @@ TAGS_MAX, TAG_KEY_MAX, TAG_VALUE_MAX = 50, 128, 256
 DAG_SYNC_MODES = ("fast", "mwaa")
 # Where the components run: the compose stack on Docker or Podman, or processes on this machine.
 RUNTIMES = ("docker", "podman", "host")
+# uv (fast, the default) or pip (MWAA's own command, so the log shows pip's words).
+INSTALLERS = ("uv", "pip")
+# Issue 12: what the tasks' AWS credentials are (mwaa_local/aws/credentials.py MODES).
+CREDENTIALS_MODES = ("execution-role", "profile", "none")
+REGION_PATTERN = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 
 
 @dataclass(frozen=True)
@@ -106,12 +115,16 @@ class LocalSettings:
     bucket: str = "."
     bind_address: str = "127.0.0.1"
     webserver_port: int = 8080
+    # The environment's MWAA API endpoint (on 127.0.0.1); default: WebserverPort + 1.
+    api_port: int | None = None
     admin_username: str = "admin"
     admin_password: str | None = None
     # mwaa-behaviour.md 1.7: MWAA stops a startup script after 5 minutes.
     startup_script_timeout: int = 300
     # mwaa-behaviour.md 9 row 6: pip must finish within about ten minutes.
     requirements_timeout: int = 600
+    # What installs requirements.txt: uv, or pip with MWAA's own command (anchor 3.6 item 6).
+    installer: str = "uv"
     # mwaa-behaviour.md 3: MWAA syncs every 30 s and lists new files every 300 s. "fast" (the
     # default) syncs every second and parses within seconds; "mwaa" keeps MWAA's pace.
     dag_sync: str = "fast"
@@ -119,6 +132,31 @@ class LocalSettings:
     dag_sync_interval: float | None = None
     # For an s3:// bucket: an S3 endpoint such as LocalStack's, MinIO's or moto's.
     s3_endpoint_url: str | None = None
+    # mwaa-behaviour.md 5.3: extra workers go once running + queued has been 0 this long
+    # (MWAA: "two to five minutes").
+    worker_scale_in_cooldown: int = 120
+    # Each component's container limits are its class's vCPU and memory (mwaa-behaviour.md 5.1)
+    # times this; 0 = no limits. 1 keeps MWAA's sizes: limits are caps, not reservations.
+    resource_scale: float = 1.0
+
+    @property
+    def api_endpoint_port(self) -> int:
+        if self.api_port is not None:
+            return self.api_port
+        return self.webserver_port + 1 if self.webserver_port < 65535 else self.webserver_port - 1
+
+    # Issue 12: the tasks' AWS credentials (None: chosen at start, see aws/task_aws.py), the
+    # profile they come from, the region, and endpoints for every AWS client (a local emulator).
+    credentials: str | None = None
+    aws_profile: str | None = None
+    region: str | None = None
+    aws_endpoint_url: str | None = None
+    aws_endpoint_urls: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def bucket_endpoint_url(self) -> str | None:
+        """The S3 endpoint the bucket is read from: S3EndpointUrl, else the tasks' S3 one."""
+        return self.s3_endpoint_url or self.aws_endpoint_urls.get("s3") or self.aws_endpoint_url
 
     @property
     def sync_interval(self) -> float:
@@ -160,6 +198,9 @@ class Environment:
     project_dir: Path = Path(".")
     settings_file: Path | None = None
     warnings: tuple[str, ...] = ()
+    # Settings changed through the MWAA API (spec/overlay.py): the file and the keys it set.
+    overlay_file: Path | None = None
+    overlay_keys: tuple[str, ...] = ()
 
     @property
     def class_spec(self) -> EnvironmentClass:
@@ -211,8 +252,10 @@ def load_environment(
     project_dir: Path,
     settings_file: Path | None = None,
     environ: Mapping[str, str] | None = None,
+    overlay: Mapping[str, Any] | None = None,
 ) -> Environment:
-    """Read `mwaa-local.yaml` (if any), apply MWAA_LOCAL_* variables and defaults, and validate.
+    """Read `mwaa-local.yaml` (if any), apply the MWAA API's overlay, MWAA_LOCAL_* variables and
+    defaults, and validate. `overlay`: use these values instead of the overlay file's.
 
     Raises SettingsError listing every problem, one line each.
     """
@@ -221,14 +264,49 @@ def load_environment(
     path = Path(settings_file) if settings_file is not None else project_dir / SETTINGS_FILE_NAME
     raw = _read_settings_file(path, explicit=settings_file is not None)
     read_from = path if raw is not None else None
+    return _validated(raw or {}, project_dir, read_from, path, environ, overlay)
+
+
+def environment_from_text(
+    text: str, project_dir: Path, path: Path, environ: Mapping[str, str] | None = None
+) -> Environment:
+    """Validate a settings document meant for `path` before it is written there (the file's
+    values only, unless `environ` is given)."""
+    raw = _parse_settings_text(text, path)
+    environ = {} if environ is None else environ
+    return _validated(raw, Path(project_dir), path, path, environ, overlay={})
+
+
+def _validated(
+    raw: dict,
+    project_dir: Path,
+    read_from: Path | None,
+    path: Path,
+    environ: Mapping[str, str],
+    overlay: Mapping[str, Any] | None = None,
+) -> Environment:
+    # The MWAA API's changes (spec/overlay.py) apply on top of the file, key by key.
+    name = raw.get("Name")
+    if not (isinstance(name, str) and NAME_PATTERN.fullmatch(name)):
+        name = default_name(project_dir)
+    overlay_file = overlay_path(project_dir, name)
+    if overlay is None:
+        overlay = read_overlay(overlay_file)
+    merged = {**raw, **overlay}
 
     check = _Checker()
-    environment = _build(raw or {}, project_dir, read_from, environ, check)
+    environment = _build(merged, project_dir, read_from, environ, check)
     if check.problems:
         in_file = [p for p in check.problems if not p.startswith(ENV_PREFIX)]
         source = str(read_from) if in_file and read_from else "environment"
         problems = sorted(check.problems, key=_file_order)
-        raise SettingsError(problems, source=source, hint=_hint(path, bool(in_file)))
+        hint = _hint(path, bool(in_file))
+        if overlay:
+            through_api = ", ".join(overlay)
+            hint += f" {through_api} came through the MWAA API. {removal_hint(overlay_file)}"
+        raise SettingsError(problems, source=source, hint=hint)
+    if overlay:
+        environment = replace(environment, overlay_file=overlay_file, overlay_keys=tuple(overlay))
     return environment
 
 
@@ -259,6 +337,10 @@ def _read_settings_file(path: Path, explicit: bool) -> dict | None:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise SettingsError([f"cannot read the settings file: {exc}"], source=str(path)) from exc
+    return _parse_settings_text(text, path)
+
+
+def _parse_settings_text(text: str, path: Path) -> dict:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -328,13 +410,17 @@ def _name(value: Any) -> str:
 
 
 def _airflow_version(value: Any) -> AirflowVersion:
+    supported = ", ".join(versions.supported_names())
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        # YAML reads an unquoted 2.10 as the number 2.1, which no quoting can bring back.
+        raise Rejected(
+            "is a number to YAML, not a version (an unquoted 2.10 reads as 2.1); quote it, "
+            f'e.g. AirflowVersion: "{versions.DEFAULT.airflow}"; MWAA supports {supported}'
+        )
     try:
         return versions.airflow_version(str(value))
     except MwaaLocalError:
-        raise Rejected(
-            "is not an Airflow version MWAA supports; use one of "
-            + ", ".join(versions.supported_names())
-        ) from None
+        raise Rejected(f"is not an Airflow version MWAA supports; use one of {supported}") from None
 
 
 def _environment_class(value: Any) -> str:
@@ -399,6 +485,15 @@ def _source_bucket_arn(value: Any) -> str:
     return value
 
 
+def _role_arn(value: Any) -> str:
+    if not isinstance(value, str) or not ROLE_ARN_PATTERN.fullmatch(value):
+        raise Rejected(
+            "is not an IAM role ARN like arn:aws:iam::123456789012:role/my-execution-role "
+            "(MWAA's pattern)"
+        )
+    return value
+
+
 def _build(
     raw: dict,
     project_dir: Path,
@@ -421,6 +516,8 @@ def _build(
     access_mode = get("WebserverAccessMode", _one_of(ACCESS_MODES))
     _check_access_mode_version(access_mode, version, check)
     _check_worker_autoscale(options, known_class, check)
+    local = _local_settings(raw.get(LOCAL_KEY), project_dir, environ, check)
+    _check_credentials(local, raw.get("ExecutionRoleArn"), check)
 
     return Environment(
         name=get("Name", _name) or default_name(project_dir),
@@ -440,15 +537,15 @@ def _build(
         ),
         startup_script_s3_object_version=get("StartupScriptS3ObjectVersion", _object_version),
         source_bucket_arn=get("SourceBucketArn", _source_bucket_arn),
-        execution_role_arn=get("ExecutionRoleArn", _text),
+        execution_role_arn=get("ExecutionRoleArn", _role_arn),
         webserver_access_mode=access_mode,
         weekly_maintenance_window_start=get("WeeklyMaintenanceWindowStart", _maintenance_window),
         endpoint_management=get("EndpointManagement", _one_of(ENDPOINT_MANAGEMENT)),
         kms_key=get("KmsKey", _text),
         tags=_tags(raw.get("Tags"), check),
-        logging_configuration=get("LoggingConfiguration", _mapping) or {},
+        logging_configuration=_logging_configuration(raw.get("LoggingConfiguration"), check),
         network_configuration=get("NetworkConfiguration", _mapping) or {},
-        local=_local_settings(raw.get(LOCAL_KEY), project_dir, environ, check),
+        local=local,
         project_dir=project_dir,
         settings_file=settings_file,
         warnings=tuple(check.warnings),
@@ -736,6 +833,29 @@ def _positive_interval(value: Any) -> float:
     return number
 
 
+def _scale(value: Any) -> float:
+    number = -1.0
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            number = -1.0
+    if not 0 <= number <= 16:
+        raise Rejected("is not a factor from 0 (no limits) to 16, e.g. 0.5")
+    return number
+
+
+def _logging_configuration(value: Any, check: _Checker) -> dict:
+    """LoggingConfiguration's modules, each problem on its own line with its full key."""
+    if value is None:
+        return {}
+    problems = configuration_problems(value)
+    check.problems += [f"LoggingConfiguration.{problem}" for problem in problems]
+    return {} if problems else dict(value)
+
+
 def _ip_address(value: Any) -> str:
     try:
         return str(ipaddress.ip_address(str(value).strip()))
@@ -761,6 +881,43 @@ def _path(value: Any) -> Path:
     return Path(_text(value)).expanduser()
 
 
+def _profile(value: Any) -> str:
+    text = _text(value)
+    if not re.fullmatch(r"[\w.@+=,-]+", text):
+        raise Rejected("is not an AWS profile name (letters, digits and _.@+=,-)")
+    return text
+
+
+def _region(value: Any) -> str:
+    if not isinstance(value, str) or not REGION_PATTERN.fullmatch(value):
+        raise Rejected("is not an AWS region such as us-east-1 or eu-central-1")
+    return value
+
+
+def _endpoint_urls(value: Any) -> dict[str, str]:
+    """{service: URL}, from the file's mapping or the variable's `s3=URL,sts=URL`."""
+    if isinstance(value, str):
+        pairs = [p.partition("=") for p in value.split(",") if p.strip()]
+        if not pairs or any(not sep for _, sep, _ in pairs):
+            raise Rejected("is not a list of service=URL pairs (e.g. s3=http://localhost:4566)")
+        value = {k.strip(): v.strip() for k, _, v in pairs}
+    if not isinstance(value, Mapping) or not value:
+        raise Rejected("is not a mapping of AWS service name to URL (e.g. s3: http://...)")
+    import botocore.session  # only when the setting is used: listing the services takes 0.1 s
+
+    known = botocore.session.Session().get_available_services()
+    urls = {}
+    for service, url in value.items():
+        if service not in known:
+            hint = did_you_mean(service, known) or "; use boto3's client name, e.g. secretsmanager"
+            raise Rejected(f"names {show(service)}, not an AWS service{hint}")
+        try:
+            urls[service] = _endpoint_url(url)
+        except Rejected as exc:
+            raise Rejected(f"{service}: {show(url)} {exc}") from None
+    return urls
+
+
 # Key under Local: -> parser; field = its snake_case name, variable = MWAA_LOCAL_<UPPER_SNAKE>.
 LOCAL_FIELDS: dict[str, Callable[[Any], Any]] = {
     "Runtime": _one_of(RUNTIMES),
@@ -772,13 +929,22 @@ LOCAL_FIELDS: dict[str, Callable[[Any], Any]] = {
     "Bucket": _bucket,
     "BindAddress": _ip_address,
     "WebserverPort": port_number,
+    "ApiPort": port_number,
     "AdminUsername": _text,
     "AdminPassword": _text,
     "StartupScriptTimeout": _positive_seconds,
     "RequirementsTimeout": _positive_seconds,
+    "Installer": _one_of(INSTALLERS),
     "DagSync": _one_of(DAG_SYNC_MODES),
     "DagSyncInterval": _positive_interval,
     "S3EndpointUrl": _endpoint_url,
+    "WorkerScaleInCooldown": _positive_seconds,
+    "ResourceScale": _scale,
+    "Credentials": _one_of(CREDENTIALS_MODES),
+    "AwsProfile": _profile,
+    "Region": _region,
+    "AwsEndpointUrl": _endpoint_url,
+    "AwsEndpointUrls": _endpoint_urls,
 }
 
 
@@ -819,4 +985,25 @@ def _local_settings(
     for name in ("constraints_mirror", "ca_bundle"):
         if name in values and not values[name].is_absolute():
             values[name] = project_dir / values[name]
+    if values.get("api_port") == values.get("webserver_port", LocalSettings.webserver_port):
+        check.problems.append(
+            f"{LOCAL_KEY}.ApiPort: {values['api_port']} is the WebserverPort too; the MWAA API "
+            "needs a port of its own"
+        )
     return LocalSettings(**values)
+
+
+def _check_credentials(local: LocalSettings, role_arn: Any, check: _Checker) -> None:
+    """Issue 12: the credentials mode against what it needs."""
+    label = f"{LOCAL_KEY}.Credentials"
+    if local.credentials == "execution-role" and not role_arn:
+        check.problems.append(
+            f"{label}: 'execution-role' needs ExecutionRoleArn (the role your MWAA environment "
+            "uses); or use 'profile' to run the tasks with your own credentials"
+        )
+    if local.credentials == "none" and local.bucket.startswith(S3_SCHEME):
+        # As MWAA reads the bucket with the execution role, bucket-sync uses the tasks' credentials.
+        check.problems.append(
+            f"{label}: 'none' cannot read the s3:// bucket {local.bucket} (the bucket-sync "
+            "container reads it with the tasks' credentials); use 'profile' or 'execution-role'"
+        )

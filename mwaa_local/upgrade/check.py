@@ -9,6 +9,10 @@ Four parts, one report:
    provider, AIR303 changed signature; AIR311/AIR312 suggested updates; preview rules such as
    AIR321 with `--preview`) on the DAG folder and the plugins;
 4. MWAA's own rule for the version change (mwaa-behaviour.md 6.3), for information only.
+
+A part that does not apply (the lint when the change does not cross from 2 to 3) is reported as
+not run and neither passes nor fails; a part that applies but could not run is reported as not
+run and the report does not pass.
 """
 
 import dataclasses
@@ -24,7 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from mwaa_local.bucket.source import open_bucket
+from mwaa_local.bucket.versions import object_key, pinned_version
 from mwaa_local.dags.check import CONTAINER_DAGS, CheckTarget, run_one_off
+from mwaa_local.dags.report import apply_start_sequence
 from mwaa_local.dags.report import exit_code as dag_check_exit_code
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.package_requirements.archive import default_plugins_source
@@ -46,6 +53,26 @@ REQUIREMENTS_COMPONENT = "worker"
 # The report's parts, in order.
 IN_PLACE, REQUIREMENTS, DAG_CHECK, LINT = "in_place", "requirements_test", "dag_check", "lint"
 CHECKED_PARTS = (REQUIREMENTS, DAG_CHECK, LINT)
+
+
+def not_applicable(reason: str) -> dict[str, Any]:
+    """A part with nothing to check here: not run, and neither a pass nor a failure."""
+    return {"ran": False, "applies": False, "ok": None, "reason": reason}
+
+
+def not_run(reason: str, **extra: Any) -> dict[str, Any]:
+    """A part that applies but could not run: not a pass."""
+    return {"ran": False, "ok": False, "fatal": reason, "reason": reason, **extra}
+
+
+def applies(part: dict[str, Any]) -> bool:
+    return part.get("applies", True) is not False
+
+
+def passed(part: dict[str, Any]) -> bool:
+    """Ran and found nothing that blocks; a part that does not apply does not count."""
+    return not applies(part) or (part.get("ran", True) is not False and bool(part.get("ok")))
+
 
 Echo = Callable[[str], None]
 
@@ -123,14 +150,14 @@ def requirements_step(runtime: Runtime, on_line: Echo) -> dict[str, Any]:
     try:
         run = run_test_command(runtime, "test-requirements", REQUIREMENTS_COMPONENT, on_line)
     except MwaaLocalError as error:
-        return {"ok": False, "exit_code": 1, "fatal": error.message}
-    return {**run.report, "ok": run.exit_code == 0, "exit_code": run.exit_code}
+        return not_run(error.message, exit_code=1)
+    return {**run.report, "ran": True, "ok": run.exit_code == 0, "exit_code": run.exit_code}
 
 
 def requirements_line(part: dict[str, Any]) -> str:
     """One line: what the requirements test found."""
     if part.get("fatal"):
-        return f"FAILED: {part['fatal']}"
+        return f"{'NOT RUN' if part.get('ran') is False else 'FAILED'}: {part['fatal']}"
     requirements = part.get("requirements") or {}
     if not requirements.get("ran") and not requirements.get("unchanged"):
         where = requirements.get("path") or "RequirementsS3Path"
@@ -156,14 +183,15 @@ def dag_check_step(runtime: Runtime, on_line: Echo) -> dict[str, Any]:
     try:
         run = run_one_off(runtime, target, on_line)
     except MwaaLocalError as error:
-        return {"ok": False, "exit_code": 1, "fatal": error.message, "files": []}
-    report = {**run.report, "where": run.where}
+        return not_run(error.message, exit_code=1, files=[])
+    report = {**run.report, "ran": True, "where": run.where}
     if not environment.bucket_is_s3:
         folder = environment.bucket_folder / environment.dag_s3_path
         for entry in report.get("files", []):
             entry["host_path"] = display_path(folder / entry["file"])
     if run.phases:
         report["start_sequence"] = run.phases
+    apply_start_sequence(report, run.phases)
     code = max(dag_check_exit_code(report), 1 if run.exit_code else 0)
     return {**report, "ok": code == 0, "exit_code": code}
 
@@ -194,9 +222,12 @@ class LintSource:
     """A folder to lint, and how to name its files in the report."""
 
     folder: Path
-    shown: str  # the folder (or plugins.zip) as the report names it
+    shown: str  # the folder (or plugins.zip, or the S3 prefix) as the report names it
     display: Callable[[Path], str] = display_path
-    in_zip: bool = False
+    # Whether `ruff check --fix` can fix it where it is (not an extracted zip, not S3).
+    fixable_in_place: bool = True
+    # Files that could not be read, so were not linted, with the reason.
+    unread: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def find_ruff() -> str:
@@ -277,10 +308,47 @@ def extracted_python(zip_path: Path) -> Iterator[Path]:
         yield root
 
 
+def _named_under(root: Path, shown: str, separator: str) -> Callable[[Path], str]:
+    def display(path: Path) -> str:
+        return f"{shown}{separator}{path.relative_to(root).as_posix()}"
+
+    return display
+
+
+@contextmanager
+def s3_lint_sources(environment: Environment) -> Iterator[list[LintSource]]:
+    """An s3:// bucket's DAG folder and plugins.zip (the pinned version, else the current one),
+    downloaded to a temporary folder; files are named by their S3 keys."""
+    bucket = open_bucket(environment)
+    url = bucket.url.rstrip("/")
+    with tempfile.TemporaryDirectory(prefix="mwaa-local-lint-") as tmp:
+        root = Path(tmp).resolve()
+        dags = root / "dags"
+        dags.mkdir()
+        shown = f"{url}/{environment.dag_s3_path.strip('/')}"
+        unread = bucket.download_folder(environment.dag_s3_path, dags)
+        unread = {f"{shown}/{name}": why for name, why in unread.items()}
+        sources = [LintSource(dags, shown, _named_under(dags, shown, "/"), False, unread)]
+        key = object_key(environment, bucket, "plugins")
+        if key is None:
+            yield sources
+            return
+        plugins = root / "plugins.zip"
+        plugins.write_bytes(bucket.get(key, pinned_version(environment, "plugins")).content)
+        with extracted_python(plugins) as extracted:
+            shown = f"{url}/{key}"
+            sources.append(LintSource(extracted, shown, _named_under(extracted, shown, ":"), False))
+            yield sources
+
+
 @contextmanager
 def lint_sources(environment: Environment) -> Iterator[list[LintSource]]:
-    """The DAG folder (DagS3Path in the bucket folder) and the plugins (plugins.zip, extracted,
-    or the plugins/ folder it is made from)."""
+    """The DAG folder (DagS3Path in the bucket) and the plugins (plugins.zip, extracted, or the
+    plugins/ folder it is made from)."""
+    if environment.bucket_is_s3:
+        with s3_lint_sources(environment) as sources:
+            yield sources
+        return
     sources = []
     bucket = environment.bucket_folder
     dags = bucket / environment.dag_s3_path
@@ -293,11 +361,7 @@ def lint_sources(environment: Environment) -> Iterator[list[LintSource]]:
     elif plugins is not None and zipfile.is_zipfile(plugins):
         with extracted_python(plugins) as root:
             shown = display_path(plugins)
-
-            def name_in_zip(path: Path, root: Path = root, shown: str = shown) -> str:
-                return f"{shown}:{path.relative_to(root).as_posix()}"
-
-            sources.append(LintSource(root, shown, name_in_zip, in_zip=True))
+            sources.append(LintSource(root, shown, _named_under(root, shown, ":"), False))
             yield sources
     else:
         yield sources
@@ -330,8 +394,11 @@ def lint_folders(sources: Sequence[LintSource], ruff: str | None = None) -> dict
         "preview": True,
         "paths": [s.shown for s in resolved],
         # Where `ruff check --fix` can apply the fixes: the folders, not an extracted zip.
-        "fix_paths": [s.shown for s in resolved if not s.in_zip],
+        "fix_paths": [s.shown for s in resolved if s.fixable_in_place],
     }
+    unread = {name: why for s in resolved for name, why in s.unread.items()}
+    if unread:
+        part["not_linted"] = unread  # could not be read: the lint does not pass
     if not resolved:
         return {**part, "ok": True, "errors": 0, "warnings": 0, "fixable": 0, "findings": []}
     command = ruff_command(ruff, [s.folder for s in resolved])
@@ -342,7 +409,7 @@ def lint_folders(sources: Sequence[LintSource], ruff: str | None = None) -> dict
     errors = sum(1 for f in findings if f.severity == "error")
     return {
         **part,
-        "ok": errors == 0,
+        "ok": errors == 0 and not unread,
         "errors": errors,
         "warnings": len(findings) - errors,
         "fixable": sum(1 for f in findings if f.fixable),
@@ -354,17 +421,15 @@ def lint_step(environment: Environment, target: AirflowVersion) -> dict[str, Any
     """The lint part: ruff's AIR3 rules when the change crosses from Airflow 2 to 3."""
     current = environment.airflow_version
     if not crosses_to_3(current, target):
-        reason = f"Airflow {current.airflow} -> {target.airflow} does not cross from 2 to 3"
-        return {"ran": False, "ok": True, "reason": reason}
-    if environment.bucket_is_s3:
-        reason = f"the bucket is {environment.local.bucket}; the lint reads a bucket folder"
-        return {"ran": False, "ok": True, "reason": reason}
+        return not_applicable(
+            f"Airflow {current.airflow} -> {target.airflow} does not cross from 2 to 3"
+        )
     try:
         with lint_sources(environment) as sources:
             return lint_folders(sources)
     except (MwaaLocalError, OSError, zipfile.BadZipFile) as error:
         message = error.message if isinstance(error, MwaaLocalError) else str(error)
-        return {"ran": True, "ok": False, "fatal": message, "findings": []}
+        return not_run(message, findings=[])
 
 
 # --- the report ---------------------------------------------------------------------------------
@@ -380,13 +445,19 @@ def assemble(
     """One report; `ok` when every checked part passed (the in-place rule only informs)."""
     in_place = in_place_upgrade(current, target)
     parts = {REQUIREMENTS: requirements, DAG_CHECK: dag_check, LINT: lint}
-    failed = [name for name in CHECKED_PARTS if not parts[name].get("ok")]
+    failed = [name for name in CHECKED_PARTS if not passed(parts[name])]
     return {
         "from": current.airflow,
         "to": target.airflow,
         "image": image_tag(target),
         "ok": not failed,
         "failed": failed,
+        # Parts that apply but did not run (a subset of `failed`).
+        "not_run": [
+            name
+            for name in CHECKED_PARTS
+            if applies(parts[name]) and parts[name].get("ran") is False
+        ],
         IN_PLACE: dataclasses.asdict(in_place),
         **parts,
     }

@@ -7,6 +7,7 @@ locally built ones (.ci/run) since no registry is reachable there.
 import os
 import subprocess
 import sys
+import urllib.request
 from dataclasses import dataclass
 
 import docker
@@ -135,3 +136,23 @@ def podman_airflow3_image(airflow3_image, docker_engine, podman_engine) -> Built
     ):
         copy_to_podman(docker_engine, podman_engine, tag)
     return airflow3_image
+
+
+@pytest.fixture
+def s3_endpoint():
+    """A moto server standing in for AWS, on all interfaces (the containers reach it through
+    the host gateway). moto keeps its state per process, not per server: it is reset after each
+    test, so no bucket outlives the test that made it."""
+    from moto.server import ThreadedMotoServer
+
+    from tests.e2e.stacks import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="0.0.0.0", port=port, verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        yield url
+    finally:
+        urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"))
+        server.stop()

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import yaml
 
+from mwaa_local.api.process import stop_api
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.objects.rest_client import AirflowApi
 from mwaa_local.runtime.compose import compose_file, compose_tool
+from mwaa_local.spec.settings import load_environment
 from tests.e2e.conftest import Result, run_cli
 
 REPO = Path(__file__).resolve().parents[2]
@@ -73,7 +75,9 @@ class Project:
 
     def destroy(self) -> None:
         """Remove the project's containers, volumes and network, or its host processes,
-        whatever state they are in."""
+        whatever state they are in, and stop its MWAA API process."""
+        with contextlib.suppress(MwaaLocalError):
+            stop_api(load_environment(self.path))
         if self.runtime == "host":
             stop_host_processes(self.state / "host")
         env_file = self.state / "compose.env"
@@ -83,10 +87,13 @@ class Project:
                 from mwaa_local.runtime.podman import podman_client
 
                 env = {**os.environ, "DOCKER_HOST": podman_client()[1]}
+            # compose/credentials.yaml too: it declares the credentials service and network.
+            credentials = compose_file().with_name("credentials.yaml")
             subprocess.run(
                 [*compose_tool().command, "-p", self.name.lower(), "-f", str(compose_file()),
-                 "--env-file", str(env_file),
+                 "-f", str(credentials), "--env-file", str(env_file),
                  "--profile", "airflow2", "--profile", "airflow3", "--profile", "s3",
+                 "--profile", "micro",
                  "down", "--volumes", "--remove-orphans", "--timeout", "5"],
                 capture_output=True,
                 env=env,

@@ -61,3 +61,29 @@ def test_rebuild_with_nothing_changed_is_a_cache_hit(any_image, tmp_path):
     )
     assert again.returncode == 0, again.output
     assert "unchanged (layer cache)" in again.stdout
+
+
+def test_an_image_saved_for_a_team_loads_again(airflow3_image, tmp_path):
+    # MWAA's platform, named explicitly, as an Apple Silicon user would.
+    archive = tmp_path / "airflow.tar.gz"
+    built = run_cli(
+        "--project-dir", str(tmp_path), "build-image",
+        "--airflow-version", airflow3_image.version, "--base-image", airflow3_image.base_image,
+        "--platform", "linux/amd64", "--save", str(archive), "--quiet",
+    )  # fmt: skip
+    assert built.returncode == 0, built.output
+    assert f"Saved {airflow3_image.tag} to {archive}" in built.stdout
+    assert archive.stat().st_size > 100 * 2**20
+    again = run_cli("build-image", "--airflow-version", airflow3_image.version, "--save",
+                    str(archive), "--quiet", "--base-image", airflow3_image.base_image)  # fmt: skip
+    assert again.returncode == 1 and "already exists" in again.stderr
+    loaded = run_cli("load-image", str(archive))
+    assert loaded.returncode == 0, loaded.output
+    assert f"Loaded {airflow3_image.tag}." in loaded.stdout
+    # Back to the image the other tests use (a layer-cache hit).
+    restored = run_cli(
+        "--project-dir", str(tmp_path), "build-image",
+        "--airflow-version", airflow3_image.version, "--base-image", airflow3_image.base_image,
+        "--quiet",
+    )  # fmt: skip
+    assert restored.returncode == 0, restored.output

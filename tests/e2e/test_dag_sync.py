@@ -79,6 +79,26 @@ def test_new_changed_and_deleted_files_reach_every_container(airflow2_image, doc
         synced = project.cli("sync")
         assert synced.returncode == 0, synced.output
 
+        # One file the containers cannot read is skipped and named; the rest still syncs,
+        # deletions included (as `aws s3 sync` goes on).
+        doomed = project.path / "dags" / "doomed.py"
+        doomed.write_text("# doomed airflow dag\n")
+        wait_until(lambda: None not in copies(docker_engine, project, "doomed.py").values())
+        private = project.path / "dags" / "private.py"
+        private.write_text("# only its owner reads this\n")
+        private.chmod(0o600)  # owned by the host user, not the containers' airflow user
+        doomed.unlink()
+        wait_until(lambda: set(copies(docker_engine, project, "doomed.py").values()) == {None})
+        status = json.loads(project.cli("status", "--json").stdout)
+        sync = status["Components"]["worker"]["StartSequence"]["dag_sync"]
+        assert sync["ok"] is True and sync["skipped"] == {"private.py": "Permission denied"}
+        assert "skipped private.py" in project.cli("logs", "worker", "--tail", "all").output
+        # A DAG check cannot pass while a DAG file was not checked.
+        checked = project.cli("dags", "check", "--json")
+        assert checked.returncode == 1, checked.output
+        assert json.loads(checked.stdout)["not_checked"] == {"private.py": "Permission denied"}
+        private.unlink()
+
         # An unreadable bucket leaves the last good copy, and status says why.
         project.path.chmod(0o700)  # the containers' airflow user (uid 1000) loses access
         try:

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
-from tests.e2e.stacks import REPO, free_port, make_project
+from tests.e2e.stacks import REPO, make_project
 
 pytestmark = pytest.mark.e2e
 
@@ -30,18 +29,6 @@ with DAG("s3_probe", description="{description}", schedule=None,
          start_date=pendulum.datetime(2024, 1, 1)):
     EmptyOperator(task_id="noop")
 """
-
-
-@pytest.fixture
-def s3_endpoint():
-    port = free_port()
-    # On all interfaces: the bucket-sync container reaches it through the host gateway.
-    server = ThreadedMotoServer(ip_address="0.0.0.0", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
 
 
 def wait_until(predicate, timeout: float) -> None:
@@ -79,7 +66,8 @@ def test_an_s3_bucket_with_pinned_versions_and_dag_sync(
         airflow3_image.version,
         options=None,
         Bucket=f"s3://{BUCKET}/env",
-        S3EndpointUrl=s3_endpoint,
+        # moto serves STS too: the credentials service hands out a session of these test keys.
+        AwsEndpointUrl=s3_endpoint,
     )
     settings = project.path / "mwaa-local.yaml"
     settings.write_text(settings.read_text() + f"RequirementsS3ObjectVersion: '{v1}'\n")
@@ -117,7 +105,15 @@ def test_an_s3_bucket_with_pinned_versions_and_dag_sync(
         assert updated.returncode == 0, updated.output
         assert project.status()["Applied"]["RequirementsS3Path"].endswith(f"@{v2[:12]}")
 
-        # The credentials were handed over in memory only.
+        # A one-off container checks the bucket's DAG folder, downloaded from S3 (here through
+        # upgrade-check, whose lint does not apply within Airflow 3).
+        checked = project.cli("upgrade-check", "--to", airflow3_image.version, "--json")
+        assert checked.returncode == 0, checked.output
+        report = json.loads(checked.stdout)
+        assert [f["file"] for f in report["dag_check"]["files"]] == ["mwaa_local_example.py"]
+        assert report["lint"]["applies"] is False and report["not_run"] == []
+
+        # The test keys reached the credentials service only, never a file or a log.
         secret = CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
         for path in Path(project.path).rglob("*"):
             if path.is_file():

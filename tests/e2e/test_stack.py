@@ -68,14 +68,18 @@ def expected_components(scenario: Scenario) -> set[str]:
     )
     if scenario.runtime == "host":
         return airflow | {"migrate-db"}
-    return airflow | {"postgres", "redis", "migrate-db", "worker"}
+    return airflow | {"postgres", "redis", "metrics", "migrate-db", "worker"}
 
 
 def test_lifecycle(scenario):
     project, task_component = scenario.project, scenario.task_component
-    started = project.cli("start")
+    started = project.cli("start", "--timings")
     assert started.returncode == 0, started.output
     assert "is AVAILABLE" in started.stdout
+    # --timings: the phases, then when each component became ready after `compose up`.
+    assert "Where start spent its time" in started.stderr
+    for phase in ("image checked", "compose up", "scheduler ready", "every component ready"):
+        assert phase in started.stderr, started.stderr
     assert f"http://127.0.0.1:{project.port}" in started.stdout
     assert "admin / " in started.stdout
     assert f"Runtime: {scenario.runtime}" in started.stderr

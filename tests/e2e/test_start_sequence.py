@@ -6,10 +6,17 @@ import zipfile
 
 import pytest
 
+from mwaa_local.spec.versions import airflow_version
 from tests.e2e.stacks import make_project
 from tests.e2e.wheels import make_wheel
 
 pytestmark = pytest.mark.e2e
+
+NAME = "requirements/requirements.txt"
+STAGED_NOTE = (
+    "{name} line 1: {url} read from the copy mwaa-local staged from the constraints mirror, "
+    "cache or network; not downloaded."
+)
 
 STARTUP = """#!/bin/sh
 echo "startup script running in $MWAA_AIRFLOW_COMPONENT"
@@ -211,5 +218,83 @@ def test_test_startup_script_reports_exports_and_status(airflow2_image):
         assert result.returncode == 1
         report = json.loads(result.stdout)["startup_script"]
         assert report["exit_status"] == 4 and report["exported"] == ["STAGE"]
+
+        # The script's own EXIT trap, or a final exec, does not lose its exports.
+        script.write_text("set -e\ntrap 'echo cleaning up' EXIT\nexport STAGE=dev\nexit 3\n")
+        result = project.cli("test-startup-script", "--json")
+        report = json.loads(result.stdout)["startup_script"]
+        assert report["exit_status"] == 3 and report["exported"] == ["STAGE"], report
+        assert not report["environment_lost"]
+        script.write_text("export STAGE=dev\nexec true\n")
+        result = project.cli("test-startup-script")
+        assert result.returncode == 0, result.output
+        assert "STAGE" in result.stdout and "line 2: exec true" in result.stdout
+    finally:
+        project.destroy()
+
+
+def test_official_constraints_url_line_starts_and_a_conflicting_pin_names_its_line(
+    airflow3_image,
+):
+    """MWAA's documented first line, offline (the URL is never fetched), on Airflow 3."""
+    project = make_project(f"e2e-url3-{os.getpid()}", airflow3_image.version)
+    url = airflow_version(airflow3_image.version).constraints_url
+    try:
+        (project.path / "requirements").mkdir()
+        requirements = project.path / "requirements" / "requirements.txt"
+        requirements.write_text(f'--constraint "{url}"\nsix\n')
+        started = project.cli("start")
+        assert started.returncode == 0, started.output
+        worker = project.status()["Components"]["worker"]["StartSequence"]["requirements"]
+        assert worker["ok"] and worker["installer"] == "uv", worker
+        assert worker["notes"] == [STAGED_NOTE.format(name=NAME, url=url)]
+        staged = project.state / "versions" / "constraints" / "constraints-3.3.1"
+        assert (staged / "constraints-3.12.txt").is_file()
+
+        requirements.write_text(f'--constraint "{url}"\nsix\nparamiko==5.1.0\n')
+        result = project.cli("test-requirements")
+        assert result.returncode == 1, result.output
+        assert (
+            f"FAILED: {NAME} line 3: Conflicts with your constraints: the Airflow 3.3.1 "
+            f"constraints ({NAME} line 1) pins paramiko==5.0.0; you require paramiko==5.1.0."
+        ) in result.stdout
+
+        # The sample's old comment: MWAA's rule turns the Airflow constraints off; we say so.
+        requirements.write_text("# With no -c/--constraint line, MWAA adds them\nsix\n")
+        result = project.cli("test-requirements")
+        assert result.returncode == 0, result.output
+        assert f"mwaa-local: {NAME} line 1 is a comment containing `-c `" in result.stdout
+        assert "Forcing local constraints" not in result.stdout
+    finally:
+        project.destroy()
+
+
+def test_pip_installer_on_airflow2_with_the_official_url_and_pips_conflict_words(
+    airflow2_image,
+):
+    """Local.Installer: pip runs MWAA's command; the 2.10.3 URL comes from the mirror."""
+    project = make_project(f"e2e-pip2-{os.getpid()}", airflow2_image.version, Installer="pip")
+    url = airflow_version(airflow2_image.version).constraints_url
+    try:
+        (project.path / "requirements").mkdir()
+        requirements = project.path / "requirements" / "requirements.txt"
+        requirements.write_text(f'--constraint "{url}"\nsix\n')
+        started = project.cli("start")
+        assert started.returncode == 0, started.output
+        worker = project.status()["Components"]["worker"]["StartSequence"]["requirements"]
+        assert worker["ok"] and worker["installer"] == "pip", worker
+        assert worker["notes"] == [STAGED_NOTE.format(name=NAME, url=url)]
+        streams = project.cli("logs", "worker", "--streams").stdout
+        assert "Requirement already satisfied: six" in streams  # pip's words, as on MWAA
+
+        requirements.write_text(f'--constraint "{url}"\nsix\nparamiko==3.4.0\n')
+        result = project.cli("test-requirements", "--json")
+        assert result.returncode == 1, result.output
+        report = json.loads(result.stdout)["requirements"]
+        assert any("ResolutionImpossible" in line for line in report["error_tail"]), report
+        assert report["diagnosis"] == (
+            f"{NAME} line 3: Conflicts with your constraints: the Airflow 2.10.3 constraints "
+            f"({NAME} line 1) pins paramiko==3.5.0; you require paramiko==3.4.0."
+        )
     finally:
         project.destroy()

@@ -3,6 +3,7 @@ uv from the package index), and mwaa_local.container.workflow_run in the Airflow
 dag-factory added to a temporary folder."""
 
 import json
+import os
 import subprocess
 import urllib.request
 from pathlib import Path
@@ -134,3 +135,55 @@ def test_a_failing_task_fails_the_run_and_its_downstream(airflow3_image, s3):
         ("list_objects", "FAILED"),
         ("create_object_list", "UPSTREAM_FAILED"),
     ]
+
+
+def test_workflows_run_runs_the_s3_example_and_keeps_the_task_logs(
+    airflow3_image, s3, tmp_path, docker_engine
+):
+    """`mwaa-local workflows run` through the CLI, no stack: the one-off container gets moto as
+    its endpoint and the shell's (test) keys through a credentials service for the run alone."""
+    client, docker_args = s3
+    port = next(a for a in docker_args if a.startswith("AWS_ENDPOINT_URL=")).rsplit(":", 1)[1]
+    client.create_bucket(Bucket=BUCKET)
+    client.put_object(Bucket=BUCKET, Key="a.txt", Body=b"a")
+    # The converter's complete form of the S3 example (s3_example.yaml leaves out s3_key).
+    workflow = tmp_path / "converted_s3.yaml"
+    workflow.write_text((FIXTURES / "converted_s3.yaml").read_text())
+    name = f"wfrun{os.getpid()}"
+    (tmp_path / "mwaa-local.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "Name": name,
+                "AirflowVersion": airflow3_image.version,
+                "Local": {
+                    "BaseImage": airflow3_image.base_image,
+                    "AwsEndpointUrl": f"http://127.0.0.1:{port}",
+                    "Region": "us-east-1",
+                },
+            }
+        )
+    )
+    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    args = ["--project-dir", str(tmp_path), "workflows", "run", str(workflow)]
+    result = run_cli(*args, "--json", env=env, timeout=900)
+    assert result.returncode == 0, result.output[-4000:]
+    report = json.loads(result.stdout)
+    assert report["RunDetail"]["RunState"] == "SUCCESS"
+    assert [(t["TaskId"], t["Status"]) for t in report["TaskInstances"]] == [
+        ("list_objects", "SUCCESS"),
+        ("create_object_list", "SUCCESS"),
+    ]
+    written = client.get_object(Bucket=BUCKET, Key="list.txt")["Body"].read()
+    assert written == b"['a.txt']"
+    logs = sorted((tmp_path / ".mwaa-local" / name / "aws" / "mwaa-serverless").rglob("*.log"))
+    run_id = report["RunId"]
+    assert [(p.parent.name, p.parent.parent.name, p.name) for p in logs] == [
+        ("task_id=create_object_list", f"run_id={run_id}", "attempt=1.log"),
+        ("task_id=list_objects", f"run_id={run_id}", "attempt=1.log"),
+    ]
+    assert "starting task_id=list_objects" in logs[1].read_text()
+    # The keys went to the credentials service only, which is gone with its network.
+    assert not docker_engine.containers.list(
+        all=True, filters={"label": "io.github.mwaa-local.ephemeral"}
+    )
+    assert not docker_engine.networks.list(names=[f"{name}_workflow_credentials"])

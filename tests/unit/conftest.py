@@ -1,12 +1,22 @@
 """Fixtures shared by unit test modules. The MWAA API's: a fake backend, the server on a free
 port with every answer checked against botocore's output shapes, and boto3's mwaa client."""
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from mwaa_local.api.server import ApiServer
 from tests.unit.api_fakes import FakeBackend, FakeClock, environment, mwaa_client
+
+
+@pytest.fixture(autouse=True)
+def _no_local_settings_from_the_shell(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unit tests see the settings their files give, not the MWAA_LOCAL_* variables of the shell
+    that runs them (.ci/run exports local images and the constraints mirror for the e2e suite)."""
+    for name in list(os.environ):
+        if name.startswith("MWAA_LOCAL_"):
+            monkeypatch.delenv(name)
 
 
 @pytest.fixture

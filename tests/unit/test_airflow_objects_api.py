@@ -235,9 +235,15 @@ class FakeAirflow:
             return 400, {"detail": "key from request body doesn't match uri parameter"}
         if name not in self.variables:
             return self.not_found(f"Variable with key: `{name}`")
-        mask = self.update_mask(query) or ["value", "description"]
-        if set(mask) - {"value", "description"}:
-            return 400, {"detail": "unknown update_mask field"}
+        mask = self.update_mask(query)
+        # v1 (Airflow 2's variable_endpoint.patch_variable) checks the mask against the body as
+        # its schema loaded it, where `value` became `val`.
+        known = {"value", "description"} if self.major >= 3 else {"description"}
+        if mask is None:
+            mask = ["value", "description"]
+        elif set(mask) - known:
+            field = sorted(set(mask) - known)[0]
+            return 400, {"detail": f"'{field}' is unknown or cannot be updated."}
         new = self.stored_variable(body)
         for field in mask:
             self.variables[name][field] = new[field]

@@ -71,6 +71,11 @@ def test_init_never_rewrites_an_existing_file(tmp_path):
     settings = tmp_path / "mwaa-local.yaml"
     settings.write_text("Name: mine\n")
     result = invoke("--project-dir", str(tmp_path), "init")
+    assert result.exit_code == 0  # the rest of the project is laid out around it
+    assert "Kept" in result.output
+    assert settings.read_text() == "Name: mine\n"
+    source = __import__("pathlib").Path(__file__).parents[1] / "fixtures" / "get-environment.json"
+    result = invoke("--project-dir", str(tmp_path), "init", "--from-environment", str(source))
     assert result.exit_code == 1
     assert "already exists" in result.output
     assert settings.read_text() == "Name: mine\n"
@@ -90,3 +95,32 @@ def test_reset_db_asks_first_and_deletes_nothing_when_declined(tmp_path):
     assert "Delete the metadata database" in result.output
     assert result.exit_code == 1
     assert "Nothing was deleted" in result.output
+
+
+def test_status_says_plainly_when_a_comment_disabled_the_constraints():
+    from mwaa_local.cli import commands_stack
+    from mwaa_local.cli.output import out
+
+    where = "requirements/requirements.txt line 2"
+    reports = {
+        "scheduler": {"requirements": {"ok": True, "ran": True, "constraints_comment": None}},
+        "worker": {"requirements": {"ok": True, "unchanged": True, "constraints_comment": where}},
+    }
+    with out.capture() as captured:
+        commands_stack.show_constraints_comment(reports)
+        commands_stack.show_constraints_comment({"worker": {"requirements": {"ok": True}}})
+    text = captured.get()
+    assert text.count("\n") == 1
+    assert text.startswith(
+        f"Requirements: {where} is a comment containing `-c ` or `--constraint `"
+    )
+    assert "does NOT add the Airflow constraints" in text
+
+
+def test_errors_are_shown_as_written_not_as_markup(capsys):
+    from mwaa_local.cli.output import render_error
+    from mwaa_local.errors import MwaaLocalError
+
+    render_error(MwaaLocalError("`[logging] logging_level` is wrong", hint="match [ -~]+"))
+    shown = capsys.readouterr().err
+    assert "`[logging] logging_level` is wrong" in shown and "match [ -~]+" in shown

@@ -216,13 +216,13 @@ def project(tmp_path, monkeypatch):
     return Project(tmp_path, None)
 
 
-def invoke(project, monkeypatch, report, *args, exit_code=None):
+def invoke(project, monkeypatch, report, *args, exit_code=None, phases=None):
     calls = []
 
     def fake_run_check(project, target, verbose):
         calls.append(target)
         code = rendering.exit_code(report) if exit_code is None else exit_code
-        return CommandRun(code, copy.deepcopy(report), "a one-off container")
+        return CommandRun(code, copy.deepcopy(report), "a one-off container", phases or {})
 
     monkeypatch.setattr(commands_dags, "run_check", fake_run_check)
     group = click.Group(commands=list(commands_dags.COMMANDS))
@@ -261,3 +261,32 @@ def test_check_clean_exits_zero(project, monkeypatch):
     result, _ = invoke(project, monkeypatch, CLEAN)
     assert result.exit_code == 0, result.output
     assert "OK: 1 file(s), 1 DAG(s)" in result.stdout
+
+
+def test_a_clean_check_of_a_partial_sync_does_not_pass(project, monkeypatch, tmp_path):
+    skipped = {"dag_sync": {"ok": True, "copied": [], "deleted": [], "skipped": {
+        "private.py": "Permission denied", "team/": "Permission denied"}}}  # fmt: skip
+    junit = tmp_path / "dags.xml"
+    result, _ = invoke(project, monkeypatch, CLEAN, "--junit-xml", str(junit), phases=skipped)
+    assert result.exit_code == 1, result.output
+    assert "FAILED: 1 file(s)" in result.stdout
+    assert (
+        "2 file(s) unreadable in the bucket, not synced or checked: "
+        "private.py (Permission denied), team/ (Permission denied)"
+    ) in result.stdout
+    failures = ET.parse(junit).getroot().findall(".//failure")
+    assert sorted(f.get("message") for f in failures) == ["not checked: Permission denied"] * 2
+
+    failed = {"dag_sync": {"ok": False, "error": "the bucket /b cannot be read"}}
+    result, _ = invoke(project, monkeypatch, CLEAN, "--json", phases=failed)
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["ok"] is False and report["dag_sync_error"] == "the bucket /b cannot be read"
+    assert "checked the last copy: the bucket /b cannot be read" in rendering.summary(report)
+
+
+def test_a_clean_check_after_a_failed_requirements_install_does_not_pass(project, monkeypatch):
+    phases = {"requirements": {"ok": False, "diagnosis": "no-such-pkg was not found"}}
+    result, _ = invoke(project, monkeypatch, CLEAN, phases=phases)
+    assert result.exit_code == 1, result.output
+    assert "requirements failed to install: no-such-pkg was not found" in result.stdout

@@ -5,7 +5,12 @@ def test_sync_once_copies_and_deletes(tmp_path):
     bucket, target = tmp_path / "bucket", tmp_path / "home" / "dags"
     (bucket / "dags").mkdir(parents=True)
     (bucket / "dags" / "a.py").write_text("a")
-    assert sync_once(bucket, "dags", target) == {"ok": True, "copied": ["a.py"], "deleted": []}
+    assert sync_once(bucket, "dags", target) == {
+        "ok": True,
+        "copied": ["a.py"],
+        "deleted": [],
+        "skipped": {},
+    }
     (bucket / "dags" / "a.py").unlink()
     assert sync_once(bucket, "dags", target)["deleted"] == ["a.py"]
 

@@ -242,3 +242,28 @@ def test_errors_and_a_failed_start_sequence_raise():
 def test_summary_names_run_state_and_time():
     text = summary(run({"outcome": "failed", "state": "failed", "run_id": "r1", "seconds": 2.04}))
     assert text == "DAG d run r1: failed in 2.0 s (a one-off container)"
+
+
+def test_a_run_after_a_failed_dag_sync_is_no_pass_and_other_problems_are_named(
+    tmp_path, monkeypatch
+):
+    from mwaa_local.cli import commands_dags
+    from mwaa_local.dags.test import start_sequence_problems
+
+    skipped = {"dag_sync": {"ok": True, "skipped": {"other.py": "Permission denied"}}}
+    success = CommandRun(0, {"dag_id": "d", "outcome": "success"}, "x", skipped)
+    problems, no_pass = start_sequence_problems(success)
+    assert problems == [
+        "1 file(s) unreadable in the bucket, not synced or checked: other.py (Permission denied)"
+    ]
+    assert no_pass is False  # another file: the DAG under test ran as the bucket has it
+
+    failed_sync = {"dag_sync": {"ok": False, "error": "the bucket /b cannot be read"}}
+    stale = CommandRun(
+        0, {"dag_id": "d", "outcome": "success", "state": "success"}, "x", failed_sync
+    )
+    monkeypatch.setattr(commands_dags, "run_test", lambda project, request: stale)
+    result = CliRunner().invoke(cli, ["--project-dir", str(tmp_path), "dags", "test", "d"])
+    assert result.exit_code == 1, result.output
+    assert "checked the last copy: the bucket /b cannot be read" in result.output
+    assert "the run used the last copy of the DAG folder" in result.output

@@ -7,8 +7,6 @@ from mwaa_local.errors import MwaaLocalError
 from mwaa_local.runtime import image
 from mwaa_local.spec.versions import airflow_version
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "constraints"
-
 
 def mirror(tmp_path: Path, version: str, python: str) -> Path:
     path = tmp_path / "mirror" / f"constraints-{version}" / f"constraints-{python}.txt"
@@ -146,3 +144,56 @@ def test_the_digest_changes_with_every_kind_of_file_in_the_image(tmp_path, sourc
     other_base = image.ImageBuild(build.version, "other-base", None, build.constraints_mirror)
     with image.staged_context(other_base, tmp_path / "cache") as (_, value):
         assert value == latest
+
+
+class Engine:
+    """The engine facts check_platform reads."""
+
+    def __init__(self, architecture: str, system: str = "Debian GNU/Linux 12 (bookworm)"):
+        self.facts = {"Architecture": architecture, "OperatingSystem": system}
+
+    def info(self) -> dict:
+        return self.facts
+
+
+def test_building_for_another_platform_needs_emulation(monkeypatch):
+    image.check_platform(Engine("x86_64"), "linux/amd64")  # the engine's own
+    image.check_platform(Engine("aarch64", "Docker Desktop"), "linux/amd64")  # it emulates
+    real_exists = Path.exists
+    monkeypatch.setattr(
+        Path, "exists", lambda p: False if "binfmt_misc" in str(p) else real_exists(p)
+    )
+    with pytest.raises(MwaaLocalError) as e:
+        image.check_platform(Engine("aarch64"), "linux/amd64")
+    assert "needs QEMU emulation" in e.value.message and "aarch64 engine" in e.value.message
+    assert "qemu-user-static" in e.value.hint and "--save" in e.value.hint
+    with pytest.raises(MwaaLocalError):
+        image.check_platform(Engine("x86_64"), "linux/s390x")
+
+
+def test_the_platform_is_part_of_the_image_digest(tmp_path):
+    mirror_dir = str(mirror(tmp_path, "3.3.1", "3.12"))
+    digests = set()
+    for platform in (None, "linux/amd64", "linux/arm64"):
+        build = image.ImageBuild(airflow_version("3.3.1"), "base", None, mirror_dir, platform)
+        with image.staged_context(build, tmp_path / "cache") as (_, digest):
+            digests.add(digest)
+    assert len(digests) == 3
+
+
+def test_saving_never_overwrites_a_file(tmp_path):
+    class Image:
+        def save(self, named):
+            yield b"tar"
+
+    class Images:
+        def get(self, tag):
+            return Image()
+
+    client = type("Client", (), {"images": Images()})()
+    target = tmp_path / "airflow.tar"
+    assert image.save_image(client, "mwaa-local/airflow:3.3.1", target) == 3
+    with pytest.raises(MwaaLocalError) as e:
+        image.save_image(client, "mwaa-local/airflow:3.3.1", target)
+    assert "already exists" in e.value.message
+    assert target.read_bytes() == b"tar"

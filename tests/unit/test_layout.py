@@ -107,3 +107,16 @@ def test_mwaa_rules_import_without_docker_boto3_or_click():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+def test_the_repository_sample_project_is_the_one_init_lays_out():
+    """The sample project at the repository's root (what README's quick start runs) and the copy
+    packaged for `mwaa-local init` (mwaa_local/data/project/) are the same files."""
+    root = Path(__file__).resolve().parents[2]
+    packaged = root / "mwaa_local" / "data" / "project"
+    files = [p.relative_to(packaged) for p in packaged.rglob("*") if p.is_file()]
+    assert files
+    for name in files:
+        if name.as_posix() == "gitignore":  # init writes it as .gitignore; the repo has its own
+            continue
+        assert (root / name).read_bytes() == (packaged / name).read_bytes(), name

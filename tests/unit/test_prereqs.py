@@ -72,9 +72,9 @@ def test_no_engine_fails_engine_checks_without_raising(tmp_path, held_port):
     assert "No Docker engine answers" in checks["docker"].detail
     assert checks["docker"].hint == "Start Docker."
     for name in ("disk", "memory"):
-        assert not checks[name].ok
+        assert not checks[name].ok and not checks[name].ran  # not checked: not a pass
         assert checks[name].detail == "skipped: no Docker engine"
-    assert checks["compose"].ok
+    assert checks["compose"].ok and checks["compose"].ran
 
 
 def test_engine_detail_names_version_and_storage_driver(tmp_path):
@@ -181,7 +181,7 @@ def test_cli_json_parses(tmp_path, held_port, fake_engine):
     result = invoke_cli(tmp_path, held_port, "--json")
     assert result.exit_code == 1
     rows = json.loads(result.stdout)
-    assert [set(row) for row in rows] == [{"name", "ok", "detail", "hint"}] * len(rows)
+    assert [set(row) for row in rows] == [{"name", "ok", "detail", "hint", "ran"}] * len(rows)
     assert [row["name"] for row in rows if not row["ok"]] == [f"port {held_port}"]
     assert "Missing:" in result.stderr
 
@@ -217,3 +217,16 @@ def test_port_with_only_time_wait_connections_is_free():
     client.close()
     server.close()
     assert port_free("127.0.0.1", port)
+
+
+def test_cli_says_not_checked_for_what_it_could_not_check(tmp_path, monkeypatch):
+    monkeypatch.setattr(
+        "mwaa_local.cli.commands_prereqs.run_checks",
+        functools.partial(run_checks, client_factory=no_engine),
+    )
+    result = invoke_cli(tmp_path, 1)
+    assert result.exit_code == 1, result.output
+    for name in ("disk", "memory"):
+        [row] = [line for line in result.stdout.splitlines() if f" {name} " in line]
+        assert "NOT CHECKED" in row and "MISSING" not in row
+    assert "(not checked without an engine: disk, memory)" in result.stderr

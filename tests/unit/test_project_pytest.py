@@ -16,6 +16,18 @@ from mwaa_local.errors import MwaaLocalError
 from mwaa_local.runtime.one_off import CommandRun
 
 
+class ImageThere:
+    """A runtime whose image is built (what `pytest` asks before it runs)."""
+
+    name = "docker"
+
+    def __init__(self, environment):
+        self.environment = environment
+
+    def prepared(self, version, cache_dir):
+        return True
+
+
 def test_mounts_tests_and_pytest_config_read_only_under_airflow_home(tmp_path):
     (tmp_path / "tests").mkdir()
     (tmp_path / "pyproject.toml").write_text("")
@@ -100,15 +112,6 @@ def test_args_pass_through_to_pytest(tmp_path, monkeypatch):
         seen["args"] = args
         return CommandRun(5, {"exit_code": 5})
 
-    class ImageThere:
-        name = "docker"
-
-        def __init__(self, environment):
-            self.environment = environment
-
-        def prepared(self, version, cache_dir):
-            return True
-
     monkeypatch.setattr(commands_pytest, "open_runtime", ImageThere)
     monkeypatch.setattr(commands_pytest, "run_pytest", fake_run)
     group = click.Group(commands={"pytest": commands_pytest.pytest_command})
@@ -116,3 +119,29 @@ def test_args_pass_through_to_pytest(tmp_path, monkeypatch):
     result = CliRunner().invoke(group, args, obj=Project(Path(tmp_path), None))
     assert result.exit_code == 5, result.output
     assert seen["args"] == ("-x", "--tb=short", "-k", "dags and not slow", "tests/test_a.py::t")
+
+
+@pytest.mark.parametrize(
+    ("phases", "says"),
+    [
+        ({"requirements": {"ok": False, "diagnosis": "boto3 conflicts"}},
+         "requirements failed to install: boto3 conflicts"),
+        ({"dag_sync": {"ok": True, "skipped": {"private.py": "Permission denied"}}},
+         "1 file(s) unreadable in the bucket, not synced or checked: private.py"),
+    ],
+)  # fmt: skip
+def test_passing_tests_after_a_broken_start_sequence_do_not_pass(
+    tmp_path, monkeypatch, phases, says
+):
+    (tmp_path / "tests").mkdir()
+    monkeypatch.setattr(commands_pytest, "open_runtime", ImageThere)
+    monkeypatch.setattr(
+        commands_pytest,
+        "run_pytest",
+        lambda runtime, args, on_line: CommandRun(0, {"exit_code": 0}, phases=phases),
+    )
+    group = click.Group(commands={"pytest": commands_pytest.pytest_command})
+    result = CliRunner().invoke(group, ["pytest"], obj=Project(Path(tmp_path), None))
+    assert result.exit_code == 1, result.output
+    assert says in result.output
+    assert "the tests passed, but the start sequence before them did not" in result.output

@@ -207,6 +207,9 @@ apache-airflow-providers-sqlite==3.9.0
 """
 
 
+NAME = "requirements/requirements.txt"  # the user's name for the file (RequirementsS3Path)
+
+
 @pytest.fixture
 def files(tmp_path):
     """A requirements folder, both constraints files and a workdir."""
@@ -237,6 +240,9 @@ def files(tmp_path):
                 self.workdir,
                 kw.get("airflow_version", "2.10.3"),
                 kw.get("python_version", "3.11"),
+                display_name=kw.get("display_name", NAME),
+                constraints_dirs=kw.get("constraints_dirs", ()),
+                installer=kw.get("installer", "uv"),
             )
 
     return Files()
@@ -458,14 +464,16 @@ def test_diagnose_airflow_constraint_conflict(files):
     plan = files.plan("boto3==1.26.0\n")
     d = rq.diagnose(UV_AIRFLOW_CONSTRAINT, plan, False)
     assert d == (
-        "Conflicts with the Airflow constraints: the Airflow 2.10.3 constraints pin "
-        "boto3==1.35.36; you require boto3==1.26.0."
+        f"{NAME} line 1: Conflicts with the Airflow constraints: the Airflow 2.10.3 constraints "
+        "pin boto3==1.35.36; you require boto3==1.26.0."
     )
 
 
 def test_diagnose_transitive_airflow_constraint_conflict(files):
-    d = rq.diagnose(UV_AIRFLOW_CONSTRAINT_TRANSITIVE, files.plan("x\n"), False)
-    assert d.startswith("Conflicts with the Airflow constraints: ")
+    plan = files.plan("# opencv\nx\nopencv-python-headless==4.12.0.88\n")
+    d = rq.diagnose(UV_AIRFLOW_CONSTRAINT_TRANSITIVE, plan, False)
+    # the line is the user's requirement the conflict comes from
+    assert d.startswith(f"{NAME} line 3: Conflicts with the Airflow constraints: ")
     assert "pin numpy==1.26.4" in d
     assert "opencv-python-headless==4.12.0.88 requires numpy>=2,<2.3.0" in d
 
@@ -474,14 +482,15 @@ def test_diagnose_essential_conflicts(files):
     plan = files.plan("apache-airflow==2.9.0\n")
     d = rq.diagnose(UV_ESSENTIAL_AIRFLOW, plan, False)
     assert d == (
-        "Conflicts with an MWAA essential package: MWAA pins apache-airflow==2.10.3 and "
-        "requirements cannot override it; you require apache-airflow==2.9.0."
+        f"{NAME} line 1: Conflicts with an MWAA essential package: MWAA pins "
+        "apache-airflow==2.10.3 and requirements cannot override it; you require "
+        "apache-airflow==2.9.0."
     )
     # celery is pinned by both files: the essential pin is the one nothing can override
     d = rq.diagnose(UV_ESSENTIAL_CELERY, plan, False)
-    assert d.startswith("Conflicts with an MWAA essential package: MWAA pins celery==5.4.0 ")
+    assert "Conflicts with an MWAA essential package: MWAA pins celery==5.4.0 " in d
     d = rq.diagnose(UV_ESSENTIAL_TRANSITIVE, plan, False)
-    assert d.startswith("Conflicts with an MWAA essential package: MWAA pins SQLAlchemy==1.4.54")
+    assert "Conflicts with an MWAA essential package: MWAA pins SQLAlchemy==1.4.54" in d
     assert "sqlmodel==0.0.14 requires sqlalchemy>=2.0.0,<2.1.0" in d
 
 
@@ -494,8 +503,8 @@ def test_diagnose_conflict_with_the_users_own_constraints(files):
         "that your requirements are unsatisfiable.\n"
     )
     assert rq.diagnose(out, plan, False) == (
-        "Conflicts with your constraints: a constraints file you named pins requests==2.31.0; "
-        "you require requests==2.32.3."
+        f"{NAME} line 2: Conflicts with your constraints: mine.txt ({NAME} line 1) pins "
+        "requests==2.31.0; you require requests==2.32.3."
     )
 
 
@@ -510,19 +519,20 @@ def test_diagnose_conflict_with_the_users_own_constraints(files):
     ],
 )
 def test_diagnose_not_found(files, output, expected):
-    assert rq.diagnose(output, files.plan("x\n"), False).startswith(expected)
+    assert rq.diagnose(output, files.plan("x\n"), False).startswith(f"{NAME}: {expected}")
+    assert rq.diagnose(output, None, False).startswith(expected)
 
 
 def test_diagnose_pip_conflict(files):
     d = rq.diagnose(PIP_CONFLICT, files.plan("boto3==1.26.0\n"), False)
-    assert d.startswith("Conflicts with the Airflow constraints: ")
+    assert d.startswith(f"{NAME} line 1: Conflicts with the Airflow constraints: ")
     assert "pin boto3==1.35.36; you require boto3==1.26.0" in d
 
 
 def test_diagnose_build_failures(files):
     d = rq.diagnose(UV_BUILD_FAILURE, files.plan("pycrypto==2.6.1\n"), False)
     assert d == (
-        "Build failure: pycrypto==2.6.1 could not be built: "
+        f"{NAME} line 1: Build failure: pycrypto==2.6.1 could not be built: "
         "no acceptable C compiler found in $PATH."
     )
     d = rq.diagnose(UV_BUILD_FAILURE_LOCAL, None, False)
@@ -532,7 +542,7 @@ def test_diagnose_build_failures(files):
 
 def test_diagnose_time_out_names_the_cap(files):
     d = rq.diagnose("Resolved 3 packages in 2s\n", files.plan("x\n"), True, timeout=600)
-    assert d.startswith("Time-out: ") and "10 minutes" in d
+    assert d.startswith(f"{NAME}: Time-out: ") and "10 minutes" in d
     assert "90 seconds" in rq.diagnose("", None, True, timeout=90)
 
 
@@ -544,8 +554,9 @@ def test_diagnose_other_errors_give_the_first_error_and_its_root_cause(files):
     )
     plan = files.plan("foo bar baz ===\n")
     d = rq.diagnose(UV_PARSE_ERROR.format(processed=plan.processed), plan, False)
-    # the user's file is named, not the processed copy
-    assert str(files.requirements) in d and str(plan.processed) not in d
+    # the user's file is named, not the processed copy nor the path it was read from
+    assert d.startswith(f"{NAME}: Install error: Couldn't parse requirement in `{NAME}`")
+    assert str(plan.processed) not in d and str(files.requirements) not in d
     assert rq.diagnose("", None, False).startswith("Install error: ")
 
 
@@ -604,7 +615,8 @@ def test_run_install_kills_the_process_group_on_time_out(files, monkeypatch, tmp
     assert result.timed_out and result.returncode is None and not result.ok
     assert "Resolving..." in result.output
     assert any('Process "worker_req"' in line and "1500.0 milliseconds" in line for line in seen)
-    assert result.diagnosis.startswith("Time-out: ") and "1.5 seconds" in result.diagnosis
+    assert result.diagnosis.startswith(f"{NAME}: Time-out: ")
+    assert "1.5 seconds" in result.diagnosis
     child = int(pidfile.read_text())
     for _ in range(50):
         if not Path(f"/proc/{child}").exists() or "Z" in _proc_state(child):
@@ -630,3 +642,240 @@ def test_run_install_missing_uv_is_a_failure(files, monkeypatch):
     assert not result.ok and result.returncode == 127
     assert "could not run /nonexistent/uv" in result.diagnosis
     assert seen[-2] == rq.MWAA_FAILURE_MESSAGE
+
+
+# --- the official constraints URL, read from a local copy (issue 10 item 1) ------------------
+
+URL_331 = "https://raw.githubusercontent.com/apache/airflow/constraints-3.3.1/constraints-3.12.txt"
+URL_2103 = (
+    "https://raw.githubusercontent.com/apache/airflow/constraints-2.10.3/constraints-3.11.txt"
+)
+
+
+@pytest.fixture
+def staged(tmp_path):
+    """A folder laid out like the URL path, as the host stages it in the version store."""
+    root = tmp_path / "staged"
+    target = root / "constraints-3.3.1" / "constraints-3.12.txt"
+    target.parent.mkdir(parents=True)
+    target.write_text("paramiko==5.0.0\napache-airflow-providers-ssh==6.0.1\n")
+    return root
+
+
+def test_official_url_is_read_from_the_staged_copy(files, staged):
+    plan = files.plan(f'--constraint "{URL_331}"\npyjokes\n', constraints_dirs=[staged])
+    local = staged / "constraints-3.3.1" / "constraints-3.12.txt"
+    assert plan.processed.read_text() == f"--constraint {local}\npyjokes\n"
+    assert not plan.added_airflow_constraints and plan.messages == []
+    assert plan.notes == (
+        f"{NAME} line 1: {URL_331} read from {rq_staged_source()}; not downloaded.",
+    )
+    assert local in plan.user_constraints
+    # the diagnosis shows the URL, not the local copy
+    assert (
+        rq.diagnose(f"error: bad {local}", plan, False) == f"{NAME}: Install error: bad {URL_331}"
+    )
+
+
+def rq_staged_source() -> str:
+    return "the copy mwaa-local staged from the constraints mirror, cache or network"
+
+
+def test_the_images_own_versions_url_needs_no_staged_copy(files):
+    url = URL_2103  # the fixture's plan is Airflow 2.10.3 on Python 3.11
+    plan = files.plan(f"-c {url}\npyjokes\n")
+    assert plan.processed.read_text() == f"-c {files.airflow_constraints}\npyjokes\n"
+    assert "the image's own copy" in plan.notes[0]
+
+
+def test_an_official_url_with_no_local_copy_is_left_to_the_installer(files, staged):
+    plan = files.plan(f"-c {URL_331.replace('3.3.1', '3.0.6')}\n", constraints_dirs=[staged])
+    assert plan.processed.read_text() == f"-c {URL_331.replace('3.3.1', '3.0.6')}\n"
+    assert plan.notes == ()
+
+
+def test_other_urls_are_never_replaced(files, staged):
+    text = "-c https://example.com/constraints-3.3.1/constraints-3.12.txt\n"
+    assert files.plan(text, constraints_dirs=[staged]).processed.read_text() == text
+
+
+def test_official_url_in_an_included_file_is_read_locally_too(files, staged, tmp_path):
+    (files.dir / "more.txt").write_text(f"--constraint {URL_331}\npyjokes\n")
+    plan = files.plan("-r more.txt\n", constraints_dirs=[staged])
+    first = plan.processed.read_text()
+    assert first.startswith(f"-r {files.workdir}/included-1-more.txt")
+    copy = files.workdir / "included-1-more.txt"
+    local = staged / "constraints-3.3.1" / "constraints-3.12.txt"
+    assert copy.read_text() == f"--constraint {local}\npyjokes\n"
+    assert plan.notes[0].startswith(f"{files.dir}/more.txt line 1: {URL_331} read from ")
+    # the key does not depend on where the processed copies are
+    files.workdir = tmp_path / "elsewhere"
+    assert files.plan("-r more.txt\n", constraints_dirs=[staged]).key == plan.key
+
+
+def test_conflict_with_a_named_official_url_names_both_lines(files, staged):
+    plan = files.plan(f'--constraint "{URL_331}"\n\nparamiko==5.1.0\n', constraints_dirs=[staged])
+    out = (
+        "error: No solution found when resolving dependencies\n"
+        "  cause: Because you require paramiko==5.1.0 and paramiko==5.0.0, we can conclude "
+        "that your requirements are unsatisfiable.\n"
+    )
+    assert rq.diagnose(out, plan, False) == (
+        f"{NAME} line 3: Conflicts with your constraints: the Airflow 3.3.1 constraints "
+        f"({NAME} line 1) pins paramiko==5.0.0; you require paramiko==5.1.0."
+    )
+
+
+# Real output of uv 0.13.9 in mwaa-local/airflow:3.3.1 with no network (docker --network none),
+# for a requirements file (`r1.txt` here; the processed copy in practice) whose -c URL has no
+# local copy.
+UV_OFFLINE_CONSTRAINTS = f"""\
+error: Error parsing included file in `r1.txt` at position 0
+  cause: Error while accessing remote requirements file: {URL_331}
+  cause: error sending request for url ({URL_331})
+  cause: client error (Connect)
+  cause: dns error
+  cause: error resolving DNS
+  cause: failed to lookup address information: Temporary failure in name resolution
+"""
+
+
+def test_unreachable_constraints_url_names_the_line_and_the_mirror(files):
+    plan = files.plan(f"# ours\n--constraint {URL_331}\nsix\n")
+    output = UV_OFFLINE_CONSTRAINTS.replace("r1.txt", str(plan.processed))
+    d = rq.diagnose(output, plan, False)
+    assert d == (
+        f"{NAME} line 2: Network error: {URL_331} could not be fetched (failed to lookup address "
+        "information: Temporary failure in name resolution). Put "
+        "constraints-3.3.1/constraints-3.12.txt in the ConstraintsMirror folder, or run once "
+        "with network access so mwaa-local caches it."
+    )
+    assert "Put constraints-3.3.1/constraints-3.12.txt in the ConstraintsMirror folder" in d
+
+
+def test_unreachable_index_names_its_line_without_the_credentials(files):
+    text = "pyjokes\n--index-url https://${USER}:${TOKEN}@nonexistent.invalid/simple\n"
+    plan = files.plan(text, {"USER": "me", "TOKEN": "s3cret"})
+    d = rq.diagnose(UV_NETWORK, plan, False)
+    assert d.startswith(
+        f"{NAME} line 2: Network error: https://nonexistent.invalid/simple/pyjokes/ could not be "
+        "fetched ("
+    )
+    assert "s3cret" not in d
+
+
+# --- a comment that turns the Airflow constraints off (issue 10 item 3) ----------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("# With no -c/--constraint line, MWAA adds them\nssh\n", 1),
+        ("six\npyjokes  # see --constraint docs\n", 2),
+        ("# -c essential only\n", 1),
+        ("six\n", None),
+        ("# -c x\n-c mine.txt\n", None),  # a real line names constraints: not the comment's doing
+        ("-c mine.txt # and -c other\n", None),
+    ],
+)
+def test_the_comment_that_disables_the_constraints_is_found(text, line):
+    assert rq.constraints_comment(text) == line
+
+
+def test_plan_reports_the_comment_plainly(files):
+    plan = files.plan("# -c/--constraint lines\napache-airflow-providers-ssh\n")
+    assert not plan.added_airflow_constraints  # MWAA's rule, kept
+    assert plan.constraints_comment.where == f"{NAME} line 1"
+    assert plan.notes[0] == rq.comment_note(f"{NAME} line 1")
+    assert "does NOT add the Airflow constraints" in plan.notes[0]
+
+
+def test_the_sample_requirements_keep_the_official_constraints():
+    sample = Path(__file__).resolve().parents[2] / "requirements" / "requirements.txt"
+    text = sample.read_text()
+    assert not rq.has_constraints(text)
+    assert rq.constraints_comment(text) is None
+
+
+# --- -e <vcs URL>: uv refuses it, pip installs it (issue 10 item 7) --------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            "-e git+https://github.com/org/repo.git#egg=mypkg",
+            "mypkg @ git+https://github.com/org/repo.git",
+        ),
+        (
+            '--editable "git+https://${TOKEN}@github.com/o/r.git@v1.2#egg=my_pkg&subdirectory=src"',
+            "my_pkg @ git+https://${TOKEN}@github.com/o/r.git@v1.2#subdirectory=src",
+        ),
+        ("-e git+https://github.com/o/r.git  # no egg", "git+https://github.com/o/r.git  # no egg"),
+        ("-e hg+https://hg.example.com/r#egg=x[extra]", "x[extra] @ hg+https://hg.example.com/r"),
+        ("-e ./local/folder", None),
+        ("git+https://github.com/o/r.git#egg=x", None),
+    ],
+)
+def test_editable_vcs_lines_translate_to_direct_references(line, expected):
+    assert rq.translate_editable_vcs(line) == expected
+
+
+def test_editable_vcs_is_translated_for_uv_and_kept_for_pip(files):
+    text = "six\n-e git+https://github.com/org/repo.git#egg=mypkg\n"
+    plan = files.plan(text)
+    assert plan.processed.read_text() == "six\nmypkg @ git+https://github.com/org/repo.git\n"
+    assert plan.notes[0].startswith(f"{NAME} line 2: uv cannot install a VCS URL as editable")
+    pip = files.plan(text, installer="pip")
+    assert pip.processed.read_text() == text and pip.notes == ()
+    assert pip.key != plan.key
+    assert rq.requirement_name("-e git+https://x/r.git#egg=mypkg") == "mypkg"
+
+
+# --- Local.Installer: pip runs MWAA's own command (issue 10 item 2) --------------------------
+
+
+def test_pip_command_is_mwaas(files):
+    plan = files.plan("pyjokes\n", installer="pip")
+    assert ri.pip_command(plan, ["pip3"]) == [
+        "pip3",
+        "install",
+        "--constraint",
+        str(files.essential_constraints),
+        "-r",
+        str(plan.processed),
+        "-c",
+        str(files.airflow_constraints),
+    ]
+    plan = files.plan("-c mine.txt\npyjokes\n", installer="pip")
+    assert ri.pip_command(plan, ["pip3"])[-2:] == ["-r", str(plan.processed)]
+
+
+def test_pip_runs_with_its_own_interpreter_when_that_has_pip():
+    assert ri.pip_launcher(sys.executable) == [sys.executable, "-m", "pip"]
+
+
+PIP_INSTALLED = """\
+Defaulting to user installation because normal site-packages is not writeable
+Collecting pyjokes (from -r /tmp/x/requirements.txt (line 1))
+Installing collected packages: pyjokes, apache-airflow-providers-ssh
+Successfully installed apache-airflow-providers-ssh-6.0.1 pyjokes-0.8.3
+"""
+
+
+def test_run_install_with_pip_parses_what_pip_installed(files, monkeypatch):
+    seen_env = {}
+
+    def command(plan, python="", prefix=""):
+        assert plan.installer == "pip"
+        return [sys.executable, "-c", f"import os, sys; sys.stdout.write({PIP_INSTALLED!r})"]
+
+    monkeypatch.setattr(ri, "install_command", command)
+    real = ri.run_capped
+    monkeypatch.setattr(
+        ri, "run_capped", lambda c, env, t, on: seen_env.update(env) or real(c, env, t, on)
+    )
+    result = ri.run_install(files.plan("pyjokes\n", installer="pip"), {}, 30, lambda line: None)
+    assert result.ok
+    assert result.installed == [("apache-airflow-providers-ssh", "6.0.1"), ("pyjokes", "0.8.3")]
+    assert seen_env["PIP_DISABLE_PIP_VERSION_CHECK"] == "1"

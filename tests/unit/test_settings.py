@@ -521,3 +521,14 @@ def test_environment_is_frozen() -> None:
 
     with pytest.raises(AttributeError):
         env.name = "other"  # type: ignore[misc]
+
+
+def test_installer_is_uv_by_default_pip_on_request_and_validated(project: Path) -> None:
+    assert load_environment(project, environ={}).local.installer == "uv"
+    write(project, "Local:\n  Installer: pip\n")
+    assert load_environment(project, environ={}).local.installer == "pip"
+    env = load_environment(project, environ={"MWAA_LOCAL_INSTALLER": "uv"})
+    assert env.local.installer == "uv"  # the variable wins over the file
+    assert local_env_var("Installer") == "MWAA_LOCAL_INSTALLER"
+    problem = only_problem(project, "Local:\n  Installer: poetry\n")
+    assert problem.startswith("Local.Installer: ") and "is not one of uv, pip" in problem

@@ -55,7 +55,7 @@ def test_secrets_are_generated_once_and_owner_only(tmp_path):
 
 
 def test_env_file_refuses_line_breaks():
-    assert env_file_text({"A": "1", "B": "x y"}) == "A=1\nB=x y\n"
+    assert env_file_text({"A": "1", "B": "x y"}) == "A='1'\nB='x y'\n"
     with pytest.raises(MwaaLocalError):
         env_file_text({"A": "1\n2"})
 
@@ -66,7 +66,8 @@ def state(service, status="running", health="healthy", exit_code=0):
 
 def test_environment_status_in_mwaa_words(tmp_path):
     env = environment(tmp_path, "AirflowVersion: '3.0.6'\n")
-    services = ["postgres", "redis", "api-server", "scheduler", "dag-processor", "triggerer"]
+    services = ["postgres", "redis", "metrics", "api-server", "scheduler", "dag-processor"]
+    services += ["triggerer"]
     healthy = {s: state(s) for s in services + ["worker"]}
     healthy["migrate-db"] = state("migrate-db", "exited", None)
     assert environment_status(env, healthy) == "AVAILABLE"

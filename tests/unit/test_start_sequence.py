@@ -68,3 +68,24 @@ def test_a_timed_out_startup_script_is_fatal(tmp_path):
     outcome = run_start_sequence(settings, environ, None)
     assert outcome.fatal and "timed out after 1 s" in outcome.fatal
     assert outcome.requirements == {}  # the sequence stops there, as the component does
+
+
+def test_an_applied_version_missing_from_the_store_is_fatal_and_named(tmp_path):
+    bucket = tmp_path / "bucket"
+    (bucket / "startup").mkdir(parents=True)
+    (bucket / "startup" / "startup.sh").write_text("export A=1\n")
+    environ = {
+        "PATH": "/usr/bin:/bin",
+        "AIRFLOW_HOME": str(tmp_path / "home"),
+        "AIRFLOW_VERSION": "2.10.3",
+        "MWAA_LOCAL_BUCKET_MOUNT": str(bucket),
+        **applied(bucket),
+    }
+    Path(environ["MWAA_LOCAL_STARTUP_SCRIPT_FILE"]).unlink()
+    settings = SequenceSettings.from_environ("worker", environ)
+    outcome = run_start_sequence(settings, environ, None)
+    label = environ["MWAA_LOCAL_STARTUP_SCRIPT_FILE_LABEL"]
+    assert outcome.fatal == (
+        f"the version store has no file for {label} ({environ['MWAA_LOCAL_STARTUP_SCRIPT_FILE']})"
+    )
+    assert outcome.startup_script is None  # nothing ran

@@ -118,3 +118,89 @@ def test_pythonpath_is_reserved_from_2_9(version, reserved):
     assert ("PYTHONPATH" in reserved_variables(version)) is reserved
     assert is_reserved("PATH", version) is False
     assert is_reserved("MWAA_LOCAL_ANYTHING", version)
+
+
+# The wrapper must read the environment back whatever the script does to end its shell; bash
+# runs these for real.
+
+
+def test_the_scripts_own_exit_trap_runs_and_the_exports_are_kept(tmp_path):
+    result, lines, warnings = run(tmp_path, "trap 'echo cleanup saw $?' EXIT\nexport A=1\nexit 3\n")
+    assert result.exported == {"A": "1"} and result.exit_status == 3
+    assert "cleanup saw 3" in lines
+    assert not result.environment_lost and warnings == []
+
+
+def test_an_exit_trap_under_set_e_and_set_u_keeps_the_exports(tmp_path):
+    result, lines, _ = run(
+        tmp_path, "set -eu\ntrap 'echo cleanup saw $?' EXIT\nexport A=1\nfalse\nexport B=2\n"
+    )
+    assert result.exported == {"A": "1"} and result.exit_status == 1
+    assert "cleanup saw 1" in lines
+
+
+def test_a_reset_exit_trap_and_other_signals_pass_through(tmp_path):
+    result, lines, _ = run(
+        tmp_path,
+        "trap 'echo gone' EXIT\ntrap - EXIT\ntrap 'echo int' INT TERM\ntrap -p INT\n"
+        "export A=1\nexit 2\n",
+    )
+    assert result.exported == {"A": "1"} and result.exit_status == 2
+    assert "gone" not in lines
+    assert "trap -- 'echo int' SIGINT" in lines
+
+
+def test_a_final_exec_keeps_the_exports_made_before_it_and_says_so(tmp_path):
+    result, _, warnings = run(tmp_path, "export A=1\nexec bash -c 'exit 5'\nexport B=2\n")
+    assert result.exported == {"A": "1"}
+    assert result.exit_status == 5  # the exec'd command's status is the script's
+    assert result.ended_by_exec == "line 2: exec bash -c 'exit 5'"
+    assert any("replaced its shell" in w and "MWAA" in w for w in warnings)
+    assert "replaced by exec" in result.summary()
+
+
+def test_exec_in_a_list_a_function_or_as_a_redirection_keeps_bash_meaning(tmp_path):
+    result, lines, _ = run(
+        tmp_path,
+        "exec 3>/dev/null\n"  # a redirection only: the script goes on
+        "false || exec 4>/dev/null\n"
+        "true || exec false\n"  # not run: `||` still binds the exec
+        "f() { export A=1; }\nf\n"
+        "exec env | grep -c '^A='\n"  # in a pipeline: a subshell, not the script's end
+        "export B=2\n",
+    )
+    assert result.exported == {"A": "1", "B": "2"}
+    assert result.exit_status == 0 and result.ended_by_exec is None
+    assert "1" in lines
+
+
+def test_a_subshells_exit_or_exec_is_not_the_scripts_end(tmp_path):
+    result, _, _ = run(
+        tmp_path,
+        "export A=1\n( export C=1; trap 'echo sub' EXIT; exit 4 )\nX=$(exec echo hi)\n"
+        "export B=$X\n",
+    )
+    assert result.exported == {"A": "1", "B": "hi"} and result.exit_status == 0
+
+
+def test_an_empty_path_noclobber_umask_and_set_x_do_not_stop_the_read_back(tmp_path):
+    result, lines, _ = run(
+        tmp_path, "set -xC\numask 777\nexport A=1\nexport PATH=/nowhere\necho done\n"
+    )
+    assert result.exported == {"A": "1", "PATH": "/nowhere"}
+    assert "done" in lines
+    assert not any("mwaa_local" in line for line in lines)  # the trace shows the script only
+
+
+def test_return_at_the_top_level_ends_the_script_with_its_status(tmp_path):
+    result, _, _ = run(tmp_path, "export A=1\nreturn 6\nexport B=1\n")
+    assert result.exported == {"A": "1"} and result.exit_status == 6
+
+
+def test_a_lost_environment_is_never_silent(tmp_path):
+    result, _, warnings = run(tmp_path, "export A=1\nkill -9 $$\n")
+    assert result.environment_lost and result.exported == {}
+    assert result.exit_status == 137
+    assert any("none of its exports reach the component" in w for w in warnings)
+    assert "could not be read back" in result.summary()
+    assert result.ignored_unsets == []  # the container's own variables are not "unset"

@@ -155,7 +155,7 @@ def test_a_truncated_record_is_an_error_naming_it(tmp_path):
     path.write_text('{"Status": "UPDAT')
     with pytest.raises(MwaaLocalError) as e:
         EnvironmentRecord.load(path)
-    assert str(path) in e.value.message and "delete it" in e.value.hint
+    assert str(path) in e.value.message and "Delete environment.json" in e.value.hint
 
 
 def test_a_full_disk_changes_nothing_and_names_the_path(tmp_path, monkeypatch):

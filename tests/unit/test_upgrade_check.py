@@ -6,8 +6,10 @@ import shutil
 import zipfile
 from pathlib import Path
 
+import boto3
 import pytest
 from click.testing import CliRunner
+from moto import mock_aws
 
 from mwaa_local.cli import commands_image, commands_upgrade
 from mwaa_local.cli.commands_settings import Project
@@ -16,6 +18,7 @@ from mwaa_local.errors import MwaaLocalError
 from mwaa_local.spec.settings import load_environment
 from mwaa_local.spec.versions import airflow_version
 from mwaa_local.upgrade import check as upgrade_check
+from tests.required import require
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "upgrade_project"
 
@@ -73,7 +76,12 @@ def has_ruff() -> bool:
     return True
 
 
-needs_ruff = pytest.mark.skipif(not has_ruff(), reason="ruff is not installed")
+@pytest.fixture
+def ruff_installed() -> None:
+    require(has_ruff(), "ruff is not installed (mwaa-local depends on it)")
+
+
+needs_ruff = pytest.mark.usefixtures("ruff_installed")
 
 
 # --- ruff's JSON ------------------------------------------------------------------------------
@@ -165,8 +173,9 @@ def test_lint_only_when_crossing_from_2_to_3():
     environment = load_environment(FIXTURE)
     for target in ("2.11.2", "2.10.3"):
         part = upgrade_check.lint_step(environment, airflow_version(target))
-        assert part["ran"] is False and part["ok"] is True
+        assert part["ran"] is False and part["applies"] is False and part["ok"] is None
         assert "does not cross from 2 to 3" in part["reason"]
+        assert upgrade_check.passed(part)  # nothing to check is not a failure
     on_3 = upgrade_check.target_environment(environment, airflow_version("3.0.6"))
     assert on_3.airflow_version.airflow == "3.0.6" and on_3.name == environment.name
     assert upgrade_check.lint_step(on_3, airflow_version("2.11.2"))["ran"] is False
@@ -271,7 +280,87 @@ def test_missing_ruff_is_a_failed_lint_not_a_crash(monkeypatch):
 
     monkeypatch.setattr(upgrade_check, "find_ruff", no_ruff)
     part = upgrade_check.lint_step(load_environment(FIXTURE), airflow_version("3.3.1"))
-    assert part["ok"] is False and "ruff is not installed" in part["fatal"]
+    assert part["ran"] is False and part["ok"] is False
+    assert "ruff is not installed" in part["fatal"]
+
+
+# --- an s3:// bucket: the lint reads the bucket (moto) ---------------------------------------
+
+
+@pytest.fixture
+def s3(monkeypatch):
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        client = boto3.client("s3")
+        client.create_bucket(Bucket="airflow-test")
+        yield client
+
+
+def s3_project(root: Path, s3, bucket: str = "airflow-test") -> Path:
+    """The fixture project with its DAG folder and a plugins.zip in s3://bucket/env."""
+    root.mkdir()
+    (root / "mwaa-local.yaml").write_text(
+        f'AirflowVersion: "2.10.3"\nLocal:\n  Bucket: s3://{bucket}/env\n'
+    )
+    for path in (FIXTURE / "dags").rglob("*.py"):
+        key = f"env/dags/{path.relative_to(FIXTURE / 'dags').as_posix()}"
+        s3.put_object(Bucket="airflow-test", Key=key, Body=path.read_bytes())
+    archive = root / "built.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr(
+            "ops/legacy.py", "from airflow.utils.dates import days_ago\n\nSTART = days_ago(1)\n"
+        )
+    s3.put_object(Bucket="airflow-test", Key="env/plugins.zip", Body=archive.read_bytes())
+    return root
+
+
+@needs_ruff
+def test_the_lint_reads_an_s3_buckets_dags_and_plugins(s3, tmp_path):
+    environment = load_environment(s3_project(tmp_path / "project", s3))
+    part = upgrade_check.lint_step(environment, airflow_version("3.3.1"))
+    assert part["ran"] is True and part["ok"] is False
+    files = {f["file"] for f in part["findings"]}
+    assert files == {
+        "s3://airflow-test/env/dags/legacy_dag.py",
+        "s3://airflow-test/env/plugins.zip:ops/legacy.py",
+    }
+    assert part["paths"] == ["s3://airflow-test/env/dags", "s3://airflow-test/env/plugins.zip"]
+    assert part["fix_paths"] == []  # nothing to fix in place
+
+
+def test_a_lint_that_cannot_read_the_bucket_did_not_run_and_the_report_fails(s3, tmp_path):
+    project = s3_project(tmp_path / "project", s3)
+    (project / "mwaa-local.yaml").write_text(
+        'AirflowVersion: "2.10.3"\nLocal:\n  Bucket: s3://no-such-bucket/env\n'
+    )
+    part = upgrade_check.lint_step(load_environment(project), airflow_version("3.3.1"))
+    assert part["ran"] is False and part["ok"] is False
+    assert "no-such-bucket" in part["reason"]
+    report = upgrade_check.assemble(
+        airflow_version("2.10.3"), airflow_version("3.3.1"), OK, OK, part
+    )
+    assert report["ok"] is False and report["failed"] == report["not_run"] == ["lint"]
+    assert upgrade_check.exit_code(report) == 1
+
+
+def test_parts_that_did_not_run_fail_the_report_and_parts_that_do_not_apply_do_not():
+    did_not_run = upgrade_check.not_run("the image could not be built")
+    unneeded = upgrade_check.not_applicable("2.10.1 -> 2.10.3 does not cross from 2 to 3")
+    report = upgrade_check.assemble(
+        airflow_version("2.10.1"), airflow_version("2.10.3"), did_not_run, OK, unneeded
+    )
+    assert report["failed"] == report["not_run"] == ["requirements_test"]
+    report = upgrade_check.assemble(
+        airflow_version("2.10.1"), airflow_version("2.10.3"), OK, OK, unneeded
+    )
+    assert report["ok"] is True and report["not_run"] == []
+    # A part that says ok without having run does not pass.
+    assert not upgrade_check.passed({"ran": False, "ok": True})
 
 
 # --- the command, with the container parts faked ----------------------------------------------
@@ -342,6 +431,7 @@ def test_command_exits_zero_when_everything_passes(fake_containers):
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["ok"] is True and report["lint"]["ran"] is False
+    assert report["lint"]["applies"] is False and report["not_run"] == []
     assert report["in_place"]["allowed"] is True
 
 
@@ -349,3 +439,31 @@ def test_command_rejects_an_unknown_version(fake_containers):
     result = invoke(FIXTURE, "--to", "1.10.12")
     assert result.exit_code == 2
     assert "1.10.12" in result.output and "3.3.1" in result.output
+
+
+def test_command_on_an_s3_bucket_it_cannot_read_says_not_run_and_exits_one(
+    fake_containers, s3, tmp_path
+):
+    project = s3_project(tmp_path / "project", s3)
+    (project / "mwaa-local.yaml").write_text(
+        'AirflowVersion: "2.10.3"\nLocal:\n  Bucket: s3://no-such-bucket/env\n'
+    )
+    result = invoke(project, "--to", "3.3.1", "--json")
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    assert report["ok"] is False and report["lint"]["ran"] is False
+    text = invoke(project, "--to", "3.3.1")
+    assert "NOT RUN" in text.stdout
+    assert "FAILED for Airflow 3.3.1: Airflow 3 lint (did not run)." in text.stdout
+
+
+@needs_ruff
+def test_files_the_lint_could_not_read_fail_it(tmp_path):
+    (tmp_path / "dags").mkdir()
+    (tmp_path / "dags" / "clean.py").write_text("X = 1\n")
+    source = upgrade_check.LintSource(
+        tmp_path / "dags", "s3://b/env/dags", unread={"s3://b/env/dags/gone.py": "NoSuchKey"}
+    )
+    part = upgrade_check.lint_folders([source])
+    assert part["ran"] is True and part["errors"] == 0
+    assert part["ok"] is False and part["not_linted"] == {"s3://b/env/dags/gone.py": "NoSuchKey"}

@@ -1,0 +1,1 @@
+"""The environment's logs as CloudWatch Logs holds them on MWAA: groups, streams, events."""

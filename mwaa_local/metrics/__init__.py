@@ -1,0 +1,1 @@
+"""The environment's metrics as CloudWatch holds them on MWAA: AmazonMWAA and AWS/MWAA."""

@@ -1,0 +1,49 @@
+"""The in-container health checks of the web components, against a real HTTP server."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from mwaa_local.container import health
+
+MONITOR = {"metadatabase": {"status": "healthy"}, "scheduler": {"status": "healthy"}}
+
+
+@pytest.fixture
+def airflow_api(monkeypatch):
+    """An API server answering the monitor health; `routes` says what else it serves."""
+    routes: dict[str, dict] = {"/api/v2/monitor/health": MONITOR}
+    requests: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            requests.append(self.path)
+            body = routes.get(self.path)
+            self.send_response(200 if body is not None else 404)
+            self.end_headers()
+            self.wfile.write(json.dumps(body or {"detail": "Not Found"}).encode())
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    monkeypatch.setitem(health.HEALTH_URLS, "api-server", base + "/api/v2/monitor/health")
+    monkeypatch.setattr(health, "EXECUTION_API_HEALTH_URL", base + "/execution/health")
+    yield routes, requests
+    server.shutdown()
+
+
+def test_the_api_server_is_healthy_once_its_task_execution_api_answers(airflow_api):
+    routes, requests = airflow_api
+    routes["/execution/health"] = {"status": "healthy"}
+    assert health.check("api-server") == "metadatabase healthy; task execution API healthy"
+    assert requests == ["/api/v2/monitor/health", "/execution/health"]
+
+
+def test_the_api_server_is_unhealthy_while_its_task_execution_api_does_not_answer(airflow_api):
+    # The monitor endpoint alone says healthy; the first task would then wait on the execution API.
+    assert health.main(["api-server"]) == 1
