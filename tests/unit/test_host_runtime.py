@@ -344,3 +344,107 @@ def test_prereqs_under_the_host_runtime_check_no_engine(tmp_path):
     assert "docker engine" not in checks and "compose" not in checks
     assert checks["uv"].ok
     assert set(checks) == {"uv", "python 3.12", "port 18998", "disk", "memory"}
+
+
+# --- main's features where no container runs -----------------------------------------------------
+
+
+def test_log_groups_are_under_the_logs_folder_and_no_metrics_are_sent(tmp_path):
+    env_spec = environment(tmp_path)
+    venv = HostVenv(tmp_path / "venv", env_spec.airflow_version)
+    base = airflow_environment(env_spec, generate_secrets(), {})
+    assert base["AIRFLOW__LOGGING__BASE_LOG_FOLDER"].startswith(str(paths.AIRFLOW_HOME / "logs"))
+    env = host_environment(env_spec, base, venv, tmp_path / "host")
+    folder = env["AIRFLOW__LOGGING__BASE_LOG_FOLDER"]
+    assert folder == str(tmp_path / "host" / "logs" / "mwaa-local" / "airflow-hosted-Task")
+    assert not any(str(paths.AIRFLOW_HOME) in value for value in env.values())
+    assert env["AIRFLOW__METRICS__STATSD_ON"] == "False"  # no collector at host "metrics"
+
+
+@pytest.fixture
+def no_aws(tmp_path, monkeypatch):
+    """A shell with AWS keys in its environment and no ~/.aws."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+
+
+def test_the_execution_role_needs_a_container_runtime_and_start_says_so(tmp_path, no_aws):
+    from mwaa_local.aws.stack_credentials import prepare_for_start
+    from mwaa_local.aws.task_aws import read_record
+
+    (tmp_path / "mwaa-local.yaml").write_text(
+        "Name: hosted\nExecutionRoleArn: arn:aws:iam::123456789012:role/x\n"
+        "Local:\n  Runtime: host\n"
+    )
+    runtime = HostRuntime(load_environment(tmp_path, environ={}), cache_dir=tmp_path / "cache")
+    with pytest.raises(MwaaLocalError) as caught:
+        prepare_for_start(runtime)  # before any STS call: nothing to assume here
+    assert "host runtime" in caught.value.message and "execution role" in caught.value.message
+    assert "Local.Runtime: docker | podman" in caught.value.hint
+    assert "Local.Credentials: profile" in caught.value.hint
+    assert read_record(runtime.environment) is None
+
+
+@pytest.mark.parametrize("mode", ["none", "profile"])
+def test_the_tasks_get_this_shells_credentials_only_when_asked(tmp_path, no_aws, mode):
+    runtime = HostRuntime(environment(tmp_path, Credentials=mode), cache_dir=tmp_path / "c")
+    runtime.write_env_files()
+    env = runtime.component_env("scheduler")
+    assert env["AWS_REGION"] == runtime.task_aws.region
+    if mode == "none":
+        assert "AWS_ACCESS_KEY_ID" not in env and "AWS_SECRET_ACCESS_KEY" not in env
+        assert env["AWS_SHARED_CREDENTIALS_FILE"] == os.devnull
+        assert env["AWS_EC2_METADATA_DISABLED"] == "true"
+    else:
+        assert env["AWS_ACCESS_KEY_ID"] == "AKIAEXAMPLE"
+        assert "AWS_SHARED_CREDENTIALS_FILE" not in env
+
+
+def test_metrics_and_autoscaling_say_they_need_workers_and_a_collector(hosted):
+    from mwaa_local.metrics.read import stack_series
+    from mwaa_local.scaling import control
+
+    assert hosted.environment.max_workers > hosted.environment.min_workers
+    assert control.autoscales(hosted.environment)
+    assert control.start_for(hosted) is None  # no autoscaler process: no worker to scale
+    summary = control.workers_summary(hosted)
+    assert summary["Current"] == 0 and summary["Autoscaling"] is False
+    assert control.sizing_warnings(hosted) == []
+    with pytest.raises(MwaaLocalError) as caught:
+        stack_series(hosted, since=0)
+    assert "host runtime" in caught.value.message
+    assert "docker | podman" in caught.value.hint
+
+
+@linux
+def test_down_stops_it_and_volumes_delete_what_it_made_but_not_uvs_cache(hosted):
+    with pytest.raises(MwaaLocalError, match="uv's own cache") as caught:
+        hosted.down(uv_cache=True)
+    assert "uv cache clean" in caught.value.hint
+    hosted._start("scheduler")
+    assert hosted.down() == {"processes": ["scheduler"]}
+    assert hosted.root.is_dir() and processes_with(str(hosted.root)) == []
+    removed = hosted.down(volumes=True)
+    assert removed == {"processes": [], "folders": [str(hosted.root)]}
+    assert not hosted.root.exists()
+
+
+def test_image_commands_say_the_host_runtime_has_no_image(hosted, monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from mwaa_local.cli.main import cli
+
+    other = "linux/arm64" if os.uname().machine in ("x86_64", "amd64") else "linux/amd64"
+    with pytest.raises(MwaaLocalError, match="not for " + other):
+        hosted.build(hosted.environment.airflow_version, tmp_path, platform=other)
+    monkeypatch.setenv("MWAA_LOCAL_RUNTIME", "host")
+    folder = str(hosted.environment.project_dir)
+    for args in (["build-image", "--save", str(tmp_path / "a.tar")], ["load-image", "a.tar"]):
+        result = CliRunner().invoke(cli, ["--project-dir", folder, *args])
+        assert result.exit_code == 1, result.output
+        assert "needs an image, and the host runtime has none" in result.output
+        assert "MWAA_LOCAL_RUNTIME=docker" in result.output
+    assert hosted.venv.marker.read_text() == "fake\n"  # refused before any build
