@@ -71,6 +71,20 @@ def test_a_workflow_runs_in_the_airflow_3_image(airflow3_image):
     assert detail["TaskInstances"] == [t["TaskInstanceId"] for t in tasks]
 
 
+def test_each_task_runs_in_its_own_process(airflow3_image):
+    """A task that ends its interpreter (os._exit) fails alone, as a task's container would: in
+    one process for all tasks it would take the run and its report with it."""
+    code, report, stderr = run_workflow(airflow3_image.tag, "task_exits.yaml")
+    assert code == 1, stderr[-3000:]
+    assert report["RunDetail"]["RunState"] == "FAILED"
+    assert {t["TaskId"]: t["Status"] for t in report["TaskInstances"]} == {
+        "exits": "FAILED",
+        "survivor": "SUCCESS",
+        "after_survivor": "SUCCESS",
+    }
+    assert "task exits's process exited with 3" in stderr
+
+
 def test_a_workflow_that_does_not_parse_fails_with_dag_factorys_message(airflow3_image):
     code, report, _ = run_workflow(airflow3_image.tag, "unknown_operator.yaml")
     assert code == 1
