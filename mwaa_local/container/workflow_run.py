@@ -299,8 +299,9 @@ def run_task_in_own_process(*, ti: Any, task: Any, run_triggerer: bool = False) 
             _say(f"workflow run: task {ti.task_id} could not run: {type(e).__name__}: {e}")
         ti.refresh_from_db()
         if ti.state == TaskInstanceState.DEFERRED and run_triggerer:
-            resume_after_trigger(ti)
-            continue
+            if resume_after_trigger(ti):
+                continue
+            ti.refresh_from_db()
         if ti.state not in (
             TaskInstanceState.SUCCESS,
             TaskInstanceState.FAILED,
@@ -315,9 +316,10 @@ def run_task_in_own_process(*, ti: Any, task: Any, run_triggerer: bool = False) 
     _say(f"[DAG TEST] end task task_id={ti.task_id} map_index={ti.map_index}")
 
 
-def resume_after_trigger(ti: Any) -> None:
-    """A deferred task's trigger run here until its first event, then the task scheduled to
-    resume with it, as dag.test() does with no triggerer."""
+def resume_after_trigger(ti: Any) -> bool:
+    """A deferred task's trigger run here until its first event, as dag.test() does with no
+    triggerer; True when the task is then scheduled to resume with the event, False when the
+    event ended the task (a trigger with end_from_trigger, as the triggerer ends it)."""
     from airflow.models.trigger import Trigger
     from airflow.sdk._shared.module_loading import import_string
     from airflow.sdk.api.datamodels._generated import TaskInstance as TaskInstanceSDK
@@ -340,12 +342,20 @@ def resume_after_trigger(ti: Any) -> None:
         dag_version_id=UUID(str(ti.dag_version_id)),
     )
     event = _run_inline_trigger(import_string(classpath)(**kwargs), sdk_ti)
+    ended = getattr(event, "task_instance_state", None)  # a TaskSuccessEvent and the like
     with create_session() as session:
         ti = session.merge(ti)
+        ti.trigger_id = None
+        if ended is not None:
+            ti.state = ended
+            ti.end_date = datetime.now(UTC)
+            if ti.start_date is not None:
+                ti.duration = (ti.end_date - ti.start_date).total_seconds()
+            return False
         if event is not None:
             ti.next_kwargs = {"event": serialize(event.payload)}
-        ti.trigger_id = None
         ti.state = TaskInstanceState.SCHEDULED
+    return True
 
 
 def run_tasks_in_own_processes() -> None:

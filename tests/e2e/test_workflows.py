@@ -75,7 +75,8 @@ def test_a_workflow_runs_in_the_airflow_3_image(airflow3_image):
 
 def test_each_task_runs_in_its_own_process(airflow3_image):
     """A task that ends its interpreter (os._exit) fails alone, as a task's container would: in
-    one process for all tasks it would take the run and its report with it."""
+    one process for all tasks it would take the run and its report with it. A deferrable
+    sensor's trigger runs in the runner and ends the task (end_from_trigger)."""
     code, report, stderr = run_workflow(airflow3_image.tag, "task_exits.yaml")
     assert code == 1, stderr[-3000:]
     assert report["RunDetail"]["RunState"] == "FAILED"
@@ -83,8 +84,10 @@ def test_each_task_runs_in_its_own_process(airflow3_image):
         "exits": "FAILED",
         "survivor": "SUCCESS",
         "after_survivor": "SUCCESS",
+        "waits": "SUCCESS",
     }
     assert "task exits's process exited with 3" in stderr
+    assert "running waits's trigger" in stderr
 
 
 def test_a_workflow_that_does_not_parse_fails_with_dag_factorys_message(airflow3_image):
