@@ -11,6 +11,7 @@ import os
 import socket
 import sys
 import urllib.request
+from pathlib import Path
 
 from mwaa_local.container.services import connect_database
 
@@ -48,14 +49,31 @@ def check_execution_api() -> str:
     return "task execution API healthy"
 
 
+def container_started_at(proc: Path = Path("/proc")) -> float:
+    """When this container's first process started (Unix time): its start time in clock ticks
+    after boot, plus the boot time."""
+    boot = next(
+        int(line.split()[1])
+        for line in (proc / "stat").read_text().splitlines()
+        if line.startswith("btime ")
+    )
+    # Field 22 of /proc/1/stat, counted after the command name, which may hold spaces.
+    ticks = int((proc / "1" / "stat").read_text().rsplit(")", 1)[1].split()[19])
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
+
+
 def check_heartbeat(job_type: str) -> str:
     connection = connect_database(os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
     try:
         with connection.cursor() as cursor:
+            # A container started again keeps its hostname, and the job its last run left
+            # 'running' would pass for this one until its heartbeat aged, then fail the check
+            # while the new one was still starting: only jobs begun since this start count.
             cursor.execute(
                 "SELECT EXTRACT(EPOCH FROM now() - max(latest_heartbeat)) FROM job "
-                "WHERE job_type = %s AND hostname = %s AND state = 'running'",
-                (job_type, socket.getfqdn()),
+                "WHERE job_type = %s AND hostname = %s AND state = 'running' "
+                "AND start_date >= to_timestamp(%s)",
+                (job_type, socket.getfqdn(), container_started_at()),
             )
             (age,) = cursor.fetchone()
     finally:

@@ -3,8 +3,9 @@
 Runs one MWAA Serverless workflow once, the way the service loads it: the YAML goes into a
 throwaway DAG folder beside a two-line loader that calls dag-factory's `load_yaml_dags`, Airflow's
 DagBag parses that folder (a YAML or dag-factory error becomes the run's ErrorMessage, as the
-service reports parse errors), and the DAG runs with Airflow's `dag.test()` (every task in this
-process) against a throwaway SQLite metadata database.
+service reports parse errors), and the DAG runs with Airflow's `dag.test()` loop against a
+throwaway SQLite metadata database, each task in its own process (run_task_in_own_process), as
+the service runs each task in its own container.
 
 Everything Airflow and its tasks print goes to stderr; the last stdout line is one JSON object
 shaped like MWAA Serverless's GetWorkflowRun (../shared/reference/mwaa-behaviour.md 8.1;
@@ -31,6 +32,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 # What the image lacks: dag-factory 1.1.0 (2026-05), the first with Airflow 3.1+ support; its
 # dependencies (pathspec, typer, pyyaml, packaging, pendulum) are all in the Airflow 3.3.1 image at
@@ -265,6 +267,115 @@ def _started_order(ti: Mapping[str, Any], order: Mapping[str, int]) -> tuple:
     return (start is None, start or datetime.max.replace(tzinfo=UTC), order.get(ti["task_id"], 0))
 
 
+def run_task_in_own_process(*, ti: Any, task: Any, run_triggerer: bool = False) -> None:
+    """One task instance in a process of its own: what dag.test() calls for each task instead of
+    its in-process `_run_task`.
+
+    MWAA Serverless runs each task in its own container (mwaa-behaviour.md 8.1): a task that
+    exits the interpreter, leaks a module global or crashes must not touch the others. This is
+    what an Airflow 3 worker does for an ExecuteTask workload (the Task SDK's supervise_task: a
+    forked child parses the DAG file again and runs the task, talking to its supervisor over a
+    socket), with the in-process Execution API on the run's database instead of an API server.
+    XComs go through that API as between the service's task containers. The start and end
+    lines are dag.test()'s own, where the host cuts the task logs (workflows/run.py)."""
+    from airflow.executors.workloads import BundleInfo, TaskInstanceDTO
+    from airflow.sdk.execution_time.supervisor import InProcessTestSupervisor, supervise_task
+    from airflow.utils.state import TaskInstanceState
+
+    _say(f"[DAG TEST] starting task_id={ti.task_id} map_index={ti.map_index}")
+    while True:
+        ti.set_state(TaskInstanceState.QUEUED)  # the Execution API starts queued tasks only
+        try:
+            code = supervise_task(
+                ti=TaskInstanceDTO.model_validate(ti, from_attributes=True),
+                bundle_info=BundleInfo(name="dags-folder"),
+                dag_rel_path=LOADER,
+                token="",
+                client=InProcessTestSupervisor._api_client(task.dag),
+                subprocess_logs_to_stdout=False,
+            )
+            _say(f"workflow run: task {ti.task_id}'s process exited with {code}")
+        except Exception as e:  # noqa: BLE001 - the task's failure, as its container's would be
+            _say(f"workflow run: task {ti.task_id} could not run: {type(e).__name__}: {e}")
+        ti.refresh_from_db()
+        if ti.state == TaskInstanceState.DEFERRED and run_triggerer:
+            if resume_after_trigger(ti):
+                continue
+            ti.refresh_from_db()
+        if ti.state not in (
+            TaskInstanceState.SUCCESS,
+            TaskInstanceState.FAILED,
+            TaskInstanceState.UP_FOR_RETRY,
+            TaskInstanceState.SKIPPED,
+            TaskInstanceState.UP_FOR_RESCHEDULE,
+        ):
+            # The process died before it said how the task ended (os._exit, a signal, OOM).
+            _say(f"workflow run: task {ti.task_id} ended without a state ({ti.state}): failed")
+            ti.set_state(TaskInstanceState.FAILED)
+        break
+    _say(f"[DAG TEST] end task task_id={ti.task_id} map_index={ti.map_index}")
+
+
+def resume_after_trigger(ti: Any) -> bool:
+    """A deferred task's trigger run here until its first event, as dag.test() does with no
+    triggerer; True when the task is then scheduled to resume with the event, False when the
+    event ended the task (a trigger with end_from_trigger, as the triggerer ends it)."""
+    from airflow.models.trigger import Trigger
+    from airflow.sdk._shared.module_loading import import_string
+    from airflow.sdk.api.datamodels._generated import TaskInstance as TaskInstanceSDK
+    from airflow.sdk.definitions.dag import _run_inline_trigger
+    from airflow.sdk.serde import serialize
+    from airflow.utils.session import create_session
+    from airflow.utils.state import TaskInstanceState
+
+    with create_session() as session:
+        row = session.get(Trigger, ti.trigger_id)
+        classpath, kwargs = row.classpath, row.kwargs
+    _say(f"workflow run: running {ti.task_id}'s trigger {classpath} here")
+    sdk_ti = TaskInstanceSDK(
+        id=UUID(str(ti.id)),
+        task_id=ti.task_id,
+        dag_id=ti.dag_id,
+        run_id=ti.run_id,
+        try_number=ti.try_number,
+        map_index=ti.map_index,
+        dag_version_id=UUID(str(ti.dag_version_id)),
+    )
+    event = _run_inline_trigger(import_string(classpath)(**kwargs), sdk_ti)
+    ended = getattr(event, "task_instance_state", None)  # a TaskSuccessEvent and the like
+    with create_session() as session:
+        ti = session.merge(ti)
+        ti.trigger_id = None
+        if ended is not None:
+            ti.state = ended
+            ti.end_date = datetime.now(UTC)
+            if ti.start_date is not None:
+                ti.duration = (ti.end_date - ti.start_date).total_seconds()
+            return False
+        if event is not None:
+            ti.next_kwargs = {"event": serialize(event.payload)}
+        ti.state = TaskInstanceState.SCHEDULED
+    return True
+
+
+def run_tasks_in_own_processes() -> None:
+    """dag.test() with run_task_in_own_process for each task (Airflow 3.1 to 3.3's dag.test()
+    looks `_run_task` up in its module at each call)."""
+    from airflow.sdk.definitions import dag as dag_module
+
+    if not hasattr(dag_module, "_run_task"):
+        raise RuntimeError(
+            "this Airflow's dag.test() has no _run_task to replace: tasks cannot get their own "
+            "processes"
+        )
+    dag_module._run_task = run_task_in_own_process
+
+
+def _say(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
 def _took(what: str, since: float) -> float:
     now = time.monotonic()
     sys.stderr.write(f"workflow run: {what} in {now - since:.1f} s\n")
@@ -292,6 +403,7 @@ def run_workflow(workflow: Path, conf: dict[str, Any] | None, dag_id: str | None
         if cleared:
             sys.stderr.write(f"workflow run: future start_date ignored for {cleared}\n")
         try:
+            run_tasks_in_own_processes()
             dag_run = dag.test(run_conf=conf)
             _took("dag.test() done", phase)
         except Exception as e:  # noqa: BLE001 - any failure to start is the run's error

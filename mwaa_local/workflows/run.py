@@ -2,7 +2,8 @@
 
 The workflow is validated first (the service refuses what `workflows validate` reports as an
 error), then mwaa_local.container.workflow_run runs it once in a one-off container of the Airflow 3
-image (dag-factory builds the DAG, `dag.test()` runs it; mwaa-behaviour.md 8.1). Its report is
+image (dag-factory builds the DAG, `dag.test()`'s loop runs it, each task in its own process as
+the service gives each its own container; mwaa-behaviour.md 8.1). Its report is
 GetWorkflowRun-shaped; each task's log, cut from the runner's output at dag.test()'s
 `[DAG TEST] starting task_id=...` / `[DAG TEST] end task task_id=...` lines, is written under
 the state folder where the service's log group keeps it:

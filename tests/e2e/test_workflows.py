@@ -5,6 +5,8 @@ dag-factory added to a temporary folder."""
 import json
 import os
 import subprocess
+import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -69,6 +71,23 @@ def test_a_workflow_runs_in_the_airflow_3_image(airflow3_image):
     assert {t["Status"] for t in tasks} == {"SUCCESS"}
     assert {t["OperatorName"] for t in tasks} == {"EmptyOperator"}
     assert detail["TaskInstances"] == [t["TaskInstanceId"] for t in tasks]
+
+
+def test_each_task_runs_in_its_own_process(airflow3_image):
+    """A task that ends its interpreter (os._exit) fails alone, as a task's container would: in
+    one process for all tasks it would take the run and its report with it. A deferrable
+    sensor's trigger runs in the runner and ends the task (end_from_trigger)."""
+    code, report, stderr = run_workflow(airflow3_image.tag, "task_exits.yaml")
+    assert code == 1, stderr[-3000:]
+    assert report["RunDetail"]["RunState"] == "FAILED"
+    assert {t["TaskId"]: t["Status"] for t in report["TaskInstances"]} == {
+        "exits": "FAILED",
+        "survivor": "SUCCESS",
+        "after_survivor": "SUCCESS",
+        "waits": "SUCCESS",
+    }
+    assert "task exits's process exited with 3" in stderr
+    assert "running waits's trigger" in stderr
 
 
 def test_a_workflow_that_does_not_parse_fails_with_dag_factorys_message(airflow3_image):
@@ -187,3 +206,157 @@ def test_workflows_run_runs_the_s3_example_and_keeps_the_task_logs(
         all=True, filters={"label": "io.github.mwaa-local.ephemeral"}
     )
     assert not docker_engine.networks.list(names=[f"{name}_workflow_credentials"])
+
+
+def aws_cli(endpoint_url: str, *args: str) -> dict:
+    """`aws mwaa-serverless ARGS --endpoint-url URL` (awscli from PyPI), its JSON answer."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_ACCESS_KEY_ID="AKIAMWAALOCALE2E",
+        AWS_SECRET_ACCESS_KEY="any-secret",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_MAX_ATTEMPTS="1",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "awscli", "mwaa-serverless", *args, "--endpoint-url", endpoint_url],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def until_done(get_run) -> dict:
+    """GetWorkflowRun (through `get_run`) until the run has ended; the states seen on the way."""
+    deadline = time.monotonic() + 600
+    seen: list[str] = []
+    while True:
+        run = get_run()
+        state = run["RunDetail"]["RunState"]
+        if not seen or seen[-1] != state:
+            seen.append(state)
+        if state in ("SUCCESS", "FAILED"):
+            run["_seen"] = seen
+            return run
+        assert time.monotonic() < deadline, seen
+        time.sleep(2)
+
+
+@pytest.fixture
+def serverless_api(airflow3_image, s3, tmp_path):
+    """`mwaa-local api` for a project with no stack: its workflows read from the project's
+    bucket folder; their runs get moto as the endpoint and, through a credentials service for
+    each run, the default profile of the user's ~/.aws (the API process itself holds no key)."""
+    client, docker_args = s3
+    port = next(a for a in docker_args if a.startswith("AWS_ENDPOINT_URL=")).rsplit(":", 1)[1]
+    home = tmp_path / "home"
+    (home / ".aws").mkdir(parents=True)
+    (home / ".aws" / "credentials").write_text(
+        "[default]\naws_access_key_id = testing\naws_secret_access_key = testing\n"
+    )
+    project = tmp_path / "project"
+    (project / "bucket").mkdir(parents=True)
+    name = f"wfapi{os.getpid()}"
+    (project / "mwaa-local.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "Name": name,
+                "AirflowVersion": airflow3_image.version,
+                "Local": {
+                    "BaseImage": airflow3_image.base_image,
+                    "AwsEndpointUrl": f"http://127.0.0.1:{port}",
+                    "Region": "us-east-1",
+                    "Credentials": "profile",
+                    "Bucket": "bucket",
+                    "ApiPort": free_port(),
+                },
+            }
+        )
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    log = (tmp_path / "api.log").open("w")
+    api = subprocess.Popen(
+        [sys.executable, "-m", "mwaa_local.cli", "--project-dir", str(project), "api"],
+        env={**env, "HOME": str(home)}, stdout=log, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        state = project / ".mwaa-local" / name / "api.json"
+        deadline = time.monotonic() + 60
+        while not state.is_file():
+            assert api.poll() is None, (tmp_path / "api.log").read_text()
+            assert time.monotonic() < deadline, (tmp_path / "api.log").read_text()
+            time.sleep(0.2)
+        endpoint = f"http://127.0.0.1:{json.loads(state.read_text())['port']}"
+        yield client, project, endpoint, project / ".mwaa-local" / name
+    finally:
+        api.terminate()
+        api.wait(timeout=30)
+        log.close()
+
+
+def test_the_workflow_api_runs_workflows_for_boto3_and_the_aws_cli(serverless_api):
+    """CreateWorkflow, StartWorkflowRun, GetWorkflowRun and ListTaskInstances on the local
+    endpoint: boto3 runs the S3 example, which writes its object to moto; the aws CLI runs it
+    against a bucket that is not there, and reads the failure."""
+    s3_client, project, endpoint, state = serverless_api
+    s3_client.create_bucket(Bucket=BUCKET)
+    s3_client.put_object(Bucket=BUCKET, Key="a.txt", Body=b"a")
+    definition = (FIXTURES / "converted_s3.yaml").read_text()
+    (project / "bucket" / "s3.yaml").write_text(definition)
+    (project / "bucket" / "missing.yaml").write_text(
+        definition.replace(f"bucket: {BUCKET}", "bucket: no-such-bucket")
+    )
+    role = "arn:aws:iam::123456789012:role/workflows"
+    serverless = boto3.client(
+        "mwaa-serverless",
+        region_name="us-east-1",
+        endpoint_url=endpoint,
+        aws_access_key_id="AKIAMWAALOCALE2E",
+        aws_secret_access_key="any-secret",
+    )
+
+    arn = serverless.create_workflow(
+        Name="s3example",
+        DefinitionS3Location={"Bucket": "my-bucket", "ObjectKey": "s3.yaml"},
+        RoleArn=role,
+    )["WorkflowArn"]
+    run_id = serverless.start_workflow_run(WorkflowArn=arn)["RunId"]
+    run = until_done(lambda: serverless.get_workflow_run(WorkflowArn=arn, RunId=run_id))
+    assert run["RunDetail"]["RunState"] == "SUCCESS", run
+    assert run["_seen"][-2:] == ["RUNNING", "SUCCESS"]
+    tasks = serverless.list_task_instances(WorkflowArn=arn, RunId=run_id)["TaskInstances"]
+    assert [(t["OperatorName"], t["Status"]) for t in tasks] == [
+        ("S3ListOperator", "SUCCESS"),
+        ("S3CreateObjectOperator", "SUCCESS"),
+    ]
+    assert s3_client.get_object(Bucket=BUCKET, Key="list.txt")["Body"].read() == b"['a.txt']"
+
+    cli_arn = aws_cli(
+        endpoint, "create-workflow", "--name", "missingbucket", "--role-arn", role,
+        "--definition-s3-location", "Bucket=my-bucket,ObjectKey=missing.yaml",
+    )["WorkflowArn"]  # fmt: skip
+    # GetWorkflow gives the definition in full, past the model's 255 characters.
+    got = aws_cli(endpoint, "get-workflow", "--workflow-arn", cli_arn)
+    assert got["WorkflowDefinition"] == (project / "bucket" / "missing.yaml").read_text()
+    cli_run = aws_cli(endpoint, "start-workflow-run", "--workflow-arn", cli_arn)["RunId"]
+    failed = until_done(
+        lambda: aws_cli(
+            endpoint, "get-workflow-run", "--workflow-arn", cli_arn, "--run-id", cli_run
+        )
+    )
+    assert failed["RunDetail"]["RunState"] == "FAILED"
+    assert failed["RunDetail"]["ErrorMessage"] == "Workflow execution failed"
+    listed = aws_cli(
+        endpoint, "list-task-instances", "--workflow-arn", cli_arn, "--run-id", cli_run
+    )["TaskInstances"]
+    assert [(t["OperatorName"], t["Status"]) for t in listed] == [
+        ("S3ListOperator", "FAILED"),
+        ("S3CreateObjectOperator", "UPSTREAM_FAILED"),
+    ]
+    workflow_id = cli_arn.rsplit("/", 1)[1]
+    log = (
+        state / "aws" / "mwaa-serverless" / workflow_id / f"workflow_id={workflow_id}"
+        / f"run_id={cli_run}" / "task_id=list_objects" / "attempt=1.log"
+    )  # fmt: skip
+    assert "NoSuchBucket" in log.read_text()

@@ -1,6 +1,7 @@
 """The in-container health checks of the web components, against a real HTTP server."""
 
 import json
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -47,3 +48,12 @@ def test_the_api_server_is_healthy_once_its_task_execution_api_answers(airflow_a
 def test_the_api_server_is_unhealthy_while_its_task_execution_api_does_not_answer(airflow_api):
     # The monitor endpoint alone says healthy; the first task would then wait on the execution API.
     assert health.main(["api-server"]) == 1
+
+
+def test_the_container_start_time_comes_from_its_first_process(tmp_path):
+    (tmp_path / "stat").write_text("cpu  1 2 3\nbtime 1700000000\nprocesses 42\n")
+    (tmp_path / "1").mkdir()
+    # A command name with a space and a parenthesis, as /proc writes it; starttime is field 22.
+    fields = ["S"] + ["0"] * 18 + [str(250 * os.sysconf("SC_CLK_TCK"))] + ["0"] * 30
+    (tmp_path / "1" / "stat").write_text("1 (tini (x) y) " + " ".join(fields) + "\n")
+    assert health.container_started_at(tmp_path) == 1700000250
