@@ -167,6 +167,9 @@ class PodmanRuntime(DockerRuntime):
         super().__init__(environment, client, url)
         self._ticking = threading.Event()
 
+    def engine_cli(self, docker: str) -> list[str]:
+        return ["env", f"DOCKER_HOST={self.url}", docker]
+
     def compose_command(self, *args: str) -> list[str]:
         # `env` sets DOCKER_HOST for every compose call, whoever makes it (compose, exec, logs).
         return ["env", f"DOCKER_HOST={self.url}", *super().compose_command(*args)]

@@ -335,6 +335,10 @@ class Stack:
 
     # --- compose ---------------------------------------------------------------------------
 
+    def engine_cli(self, docker: str) -> list[str]:
+        """The docker CLI on this stack's engine (the podman runtime points it at its socket)."""
+        return [docker]
+
     def compose_command(self, *args: str) -> list[str]:
         profiles = [flag for p in self.profiles for flag in ("--profile", p)]
         files = [compose_file()] + ([task_aws.compose_file()] if self.task_aws.enabled else [])
@@ -597,7 +601,8 @@ class Stack:
             # Python program) and running it cost 1.5 s of every `mwaa-local airflow` call.
             container = self.container_for(service)
             flags = ["--interactive", "--tty"] if tty else ["--interactive"]
-            return subprocess.run([docker, "exec", *flags, container.id, *wrapped]).returncode
+            command = [*self.engine_cli(docker), "exec", *flags, container.id, *wrapped]
+            return subprocess.run(command).returncode
         flags = [] if tty else ["-T"]
         return subprocess.run(self.compose_command("exec", *flags, service, *wrapped)).returncode
 

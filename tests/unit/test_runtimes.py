@@ -321,6 +321,26 @@ def test_podman_compose_calls_go_to_podmans_socket(tmp_path, monkeypatch):
     assert command[-1] == "ps"
 
 
+def test_podman_exec_with_the_docker_cli_goes_to_podmans_socket(tmp_path, monkeypatch):
+    """`mwaa-local airflow`/`shell` use the docker CLI where it is installed: under podman it
+    must name Podman's socket, or it would look for the container in Docker."""
+    from types import SimpleNamespace
+
+    from mwaa_local.runtime import stack
+
+    runs = []
+    monkeypatch.setattr(stack.shutil, "which", lambda name: "/usr/bin/docker")
+    monkeypatch.setattr(stack.subprocess, "run", lambda command: runs.append(command) or
+                        SimpleNamespace(returncode=0))  # fmt: skip
+    runtime = PodmanRuntime(environment(tmp_path), None, "unix:///run/podman/podman.sock")
+    monkeypatch.setattr(runtime, "check_owner", lambda: None)
+    monkeypatch.setattr(runtime, "container_for", lambda service: SimpleNamespace(id="c1"))
+    assert runtime.exec_in("scheduler", ["airflow", "version"]) == 0
+    assert runs[0][:4] == ["env", "DOCKER_HOST=unix:///run/podman/podman.sock", "/usr/bin/docker",
+                           "exec"]  # fmt: skip
+    assert "c1" in runs[0]
+
+
 def test_podman_health_check_times_are_read_to_the_microsecond():
     attrs = {"State": {"Health": {"Log": [{"End": "2026-11-26T14:04:00.349988121Z"}]}}}
     finished = podman_module._finished_at(attrs)
