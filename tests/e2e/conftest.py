@@ -122,7 +122,7 @@ def copy_to_podman(docker_engine, podman_engine, tag: str) -> None:
         if present.labels == wanted.labels:
             return
         podman_engine.images.remove(present.id, force=True)
-    podman_engine.images.load(wanted.save(chunk_size=1 << 20))
+    podman_engine.images.load(wanted.save(chunk_size=1 << 20, named=True))  # with its tag
     assert podman_engine.images.get(tag).labels == wanted.labels
 
 
