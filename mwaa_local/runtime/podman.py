@@ -10,6 +10,7 @@ container, as Podman's timer would. Between commands, health is what the last ch
 """
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -279,7 +280,12 @@ class PodmanRuntime(DockerRuntime):
         if not self._ticking.is_set():
             with contextlib.suppress(*_ERRORS):
                 self.run_due_health_checks()
-        return super().states()
+        # Podman reports a container without a health check as health "" (Docker: none), which
+        # would never be ready.
+        return {
+            service: state if state.health else dataclasses.replace(state, health=None)
+            for service, state in super().states().items()
+        }
 
     @staticmethod
     def _explained(error: MwaaLocalError) -> MwaaLocalError:

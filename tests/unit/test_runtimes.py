@@ -341,6 +341,17 @@ def test_podman_exec_with_the_docker_cli_goes_to_podmans_socket(tmp_path, monkey
     assert "c1" in runs[0]
 
 
+def test_a_podman_container_without_a_health_check_is_ready_when_running(tmp_path, monkeypatch):
+    from mwaa_local.runtime.stack import ServiceState, Stack
+
+    metrics = ServiceState("metrics", "c", "running", "", 0, 0)  # Podman's health: ""
+    assert not metrics.ready
+    monkeypatch.setattr(Stack, "states", lambda self: {"metrics": metrics})
+    runtime = PodmanRuntime(environment(tmp_path), None, "unix:///run/podman/podman.sock")
+    runtime._ticking.set()  # no health checks to run
+    assert runtime.states()["metrics"].ready
+
+
 def test_podman_health_check_times_are_read_to_the_microsecond():
     attrs = {"State": {"Health": {"Log": [{"End": "2026-11-26T14:04:00.349988121Z"}]}}}
     finished = podman_module._finished_at(attrs)
