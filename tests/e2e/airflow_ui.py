@@ -58,9 +58,13 @@ def open_dag(b: Browser, dag_id: str) -> None:
 def trigger(b: Browser, dag_id: str, major: int) -> str:
     """Trigger the open DAG with its trigger button; the new run's id."""
     if major >= 3:
-        # A dialog: single run (the default), "Unpause <dag> on trigger" ticked, then Trigger.
-        b.click("the Trigger button", "//button[@aria-label='Trigger Dag']")
-        b.click("the dialog's Trigger button", "//*[@role='dialog']//button[.='Trigger']")
+        # A dialog: single run (the default), "Unpause <dag> on trigger" ticked when the DAG
+        # is paused, then its own Trigger button.
+        b.click("the Trigger button", "//button[@data-testid='trigger-dag-button']")
+        b.click(
+            "the dialog's Trigger button",
+            "//*[@role='dialog']//button[@data-testid='trigger-dag-submit']",
+        )
         # The UI then shows the new run at /dags/<dag>/runs/<run id>
         path = b.wait(
             "the new run's page",
@@ -94,11 +98,13 @@ def wait_for_success(b: Browser, ui: str, dag_id: str, run_id: str, task_id: str
     )
 
 
-def open_task_log(b: Browser, task_id: str, major: int) -> None:
+def open_task_log(b: Browser, run_id: str, task_id: str, major: int) -> None:
     """Open the task's log from the run's page (wait_for_success leaves it there)."""
     if major >= 3:
-        b.click(f"the link to {task_id}'s log", f"//a[contains(@href, '/tasks/{task_id}')]")
-        b.wait(f"{task_id}'s page", lambda: f"/tasks/{task_id}" in b.driver.current_url)
+        # The task instance's link in the run's table; its page opens on the Logs tab.
+        instance = f"/runs/{run_id}/tasks/{task_id}"
+        b.click(f"the link to {task_id} in the run", f"//a[contains(@href, '{instance}')]")
+        b.wait(f"{task_id}'s page", lambda: instance in unquote(b.driver.current_url))
     else:
         tabs = b.wait(
             "the Logs tab",

@@ -133,12 +133,17 @@ class Browser:
         return [e for e in found if e.is_displayed()]
 
     def click(self, step: str, xpath: str, timeout: float = 60) -> None:
-        """Click the first visible element `xpath` finds, once it is there and enabled."""
-        element = self.wait(
-            step, lambda: next((e for e in self.visible(xpath) if e.is_enabled()), None), timeout
-        )
-        self.step = step
-        element.click()
+        """Click the first visible, enabled element `xpath` finds; a React page re-renders
+        while it loads, so a click on a replaced or covered element is tried again."""
+
+        def clicked() -> bool:
+            element = next((e for e in self.visible(xpath) if e.is_enabled()), None)
+            if element is None:
+                return False
+            element.click()
+            return True
+
+        self.wait(step, clicked, timeout)
 
 
 @contextlib.contextmanager
@@ -152,8 +157,8 @@ def browser(label: str) -> Iterator[Browser]:
         safe = re.sub(r"[^\w.-]", "_", label)
         stem = artefacts_folder() / f"{safe}-{time.strftime('%H%M%S')}"
         with contextlib.suppress(Exception):
-            session.driver.save_screenshot(str(stem.with_suffix(".png")))
-            stem.with_suffix(".html").write_text(session.source())
+            session.driver.save_screenshot(f"{stem}.png")
+            Path(f"{stem}.html").write_text(session.source())
         raise AssertionError(
             f"{label}: failed while {session.step} (at {session.driver.current_url}); "
             f"screenshot and page source: {stem}.png, {stem}.html"

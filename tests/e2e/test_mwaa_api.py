@@ -270,7 +270,7 @@ def use_the_ui(api: Api, docker_engine) -> None:
         airflow_ui.open_dag(b, DAG_ID)
         run_id = airflow_ui.trigger(b, DAG_ID, major)
         airflow_ui.wait_for_success(b, ui, DAG_ID, run_id, "where_am_i", major)
-        airflow_ui.open_task_log(b, "where_am_i", major)
+        airflow_ui.open_task_log(b, run_id, "where_am_i", major)
         b.wait_for_text("the worker's log line in the task log", logged)
         shown = b.text()
         assert not [e for e in airflow_ui.LOG_ERRORS if e in shown], shown
