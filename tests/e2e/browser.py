@@ -63,6 +63,7 @@ class Browser:
     def __init__(self, driver) -> None:
         self.driver = driver
         self.step = "opening the browser"
+        self.took: list[tuple[str, float]] = []  # each awaited step and its seconds
 
     def get(self, url: str) -> None:
         self.step = f"opening {url}"
@@ -87,11 +88,13 @@ class Browser:
         from selenium.common.exceptions import WebDriverException
 
         self.step = step
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        deadline = started + timeout
         while True:
             with contextlib.suppress(WebDriverException):
                 found = until()
                 if found:
+                    self.took.append((step, time.monotonic() - started))
                     return found
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{step}: not after {timeout:.0f} s")
