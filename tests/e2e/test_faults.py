@@ -29,7 +29,7 @@ import pendulum
 from airflow.sdk import dag, task
 
 
-@dag(dag_id="faults_sleep", schedule=None, catchup=False,
+@dag(dag_id="faults_sleep", description="fault tests", schedule=None, catchup=False,
      start_date=pendulum.datetime(2024, 1, 1, tz="UTC"))
 def faults_sleep():
     @task
@@ -151,7 +151,7 @@ def test_an_interrupted_start_is_finished_by_the_next_one(project, docker_engine
     poll("migrate-db running", migrating, 600, every=0.2)
     os.killpg(first.pid, signal.SIGTERM)
     assert first.wait(60) != 0
-    holder = StateDir(project.state.path).holder()
+    holder = StateDir(project.state).holder()
     assert holder is not None and holder.pid == first.pid  # left behind: it never finished
 
     second = cli_process(project, "start", log=tmp_path / "second.log")
@@ -250,7 +250,7 @@ def test_two_starts_at_once_and_a_killed_holder(project, tmp_path):
     (command, pid, since), and both succeed; a `start` killed with kill -9 while it holds the
     lock leaves it free: the next `start` takes it at once, says what it found, and succeeds."""
     ensure_available(project)
-    state = StateDir(project.state.path)
+    state = StateDir(project.state)
 
     def holding(process: subprocess.Popen):
         holder = state.holder()
