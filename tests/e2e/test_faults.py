@@ -76,6 +76,9 @@ def cli_process(project: Project, *args: str, log: Path) -> subprocess.Popen:
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        # A terminal's Ctrl-C interrupts Python; a test run started in the background (`cmd &`,
+        # nohup) hands its children SIGINT ignored, and Python then installs no handler.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
