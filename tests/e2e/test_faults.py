@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import docker.errors
 import pytest
 
 from mwaa_local.errors import MwaaLocalError
@@ -84,9 +85,12 @@ def cli_process(project: Project, *args: str, log: Path) -> subprocess.Popen:
 
 def container(docker_engine, project: Project, service: str):
     label = [f"com.docker.compose.project={project.name.lower()}"]
-    found = docker_engine.containers.list(
-        all=True, filters={"label": [*label, f"com.docker.compose.service={service}"]}
-    )
+    try:
+        found = docker_engine.containers.list(
+            all=True, filters={"label": [*label, f"com.docker.compose.service={service}"]}
+        )
+    except docker.errors.NotFound:  # compose removed one between the list and its inspect
+        return None
     return found[0] if found else None
 
 
