@@ -67,7 +67,12 @@ def changes_environment(command: str) -> Callable:
                 who = holder.describe() if holder else "another mwaa-local command"
                 err.print(f"Waiting for {who} to finish ...", markup=False)
 
-            with state.lock(command, on_wait=waiting):
+            with state.lock(command, on_wait=waiting) as left:
+                if left is not None:
+                    warn(
+                        f"Found what {left.describe()} left: it was interrupted before it "
+                        f"finished. `mwaa-local {command}` carries on from there."
+                    )
                 return function(project, *args, **kwargs)
 
         return locked

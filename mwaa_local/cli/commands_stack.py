@@ -30,7 +30,7 @@ from mwaa_local.environment.update import (
     record_create,
     shown_status,
 )
-from mwaa_local.errors import MwaaLocalError
+from mwaa_local.errors import DockerUnavailableError, MwaaLocalError
 from mwaa_local.logs.events import group_type, parse_since
 from mwaa_local.logs.read import group_events
 from mwaa_local.mwaa.log_streams import log_group
@@ -227,7 +227,11 @@ def restart_command(project: Project, component: str | None, timeout: int) -> No
 @click.pass_obj
 def status_command(project: Project, as_json: bool) -> None:
     """Each component's state and health, and the environment's status in MWAA's words."""
-    stack = open_stack(project)
+    try:
+        stack = open_stack(project)
+    except DockerUnavailableError as e:
+        show_engine_down(project.environment, e, as_json)
+        return
     states = stack.states()
     record = stack.record()
     status = shown_status(stack.status(states), record)
@@ -321,6 +325,17 @@ def status_command(project: Project, as_json: bool) -> None:
     if overlay:
         keys = ", ".join(overlay_keys)
         out.print(f"Settings from the MWAA API: {keys} ({overlay}; delete it to drop them)")
+
+
+def show_engine_down(environment: Environment, error: DockerUnavailableError, as_json: bool):
+    """With no engine nothing of the environment runs: UNAVAILABLE, and why (exit code 1)."""
+    if as_json:
+        print_json({"Name": environment.name, "Status": "UNAVAILABLE", "Engine": error.message})
+    else:
+        out.print(f"Environment {environment.name}: UNAVAILABLE", markup=False)
+        out.print(f"  {error.message}", markup=False)
+        out.print(f"  {error.hint}", markup=False)
+    sys.exit(1)
 
 
 def login_source(stack: Stack) -> tuple[str, str]:

@@ -52,7 +52,8 @@ def generate_secrets() -> Secrets:
 
 def _disk_full(path: Path, error: OSError) -> MwaaLocalError:
     try:
-        free = f"{shutil.disk_usage(path.parent).free / 2**20:.0f} MiB free"
+        left = shutil.disk_usage(path.parent).free
+        free = f"{left / 2**20:.0f} MiB free" if left >= 2**20 else f"{left // 1024} KiB free"
     except OSError:
         free = "free space unknown"
     return MwaaLocalError(
@@ -228,9 +229,13 @@ class StateDir:
         command: str,
         wait: float = LOCK_WAIT_SECONDS,
         on_wait: Callable[[LockHolder | None], None] = lambda holder: None,
-    ) -> Iterator[None]:
+    ) -> Iterator[LockHolder | None]:
         """Hold the environment's lock while a command changes it: a second command waits (up
-        to `wait` seconds, `on_wait` told once who holds it), then fails naming the holder."""
+        to `wait` seconds, `on_wait` told once who holds it), then fails naming the holder.
+
+        Yields the holder an earlier command left in the lock file when it did not finish
+        (killed, or interrupted by Ctrl-C), else None: a command that ends, even with an
+        error, clears it."""
         self.path.mkdir(parents=True, exist_ok=True)
         with self.lock_file.open("a+") as f:
             deadline = time.monotonic() + wait
@@ -251,14 +256,27 @@ class StateDir:
                         on_wait(holder)
                         told = True
                     time.sleep(0.2)
+            left = self.holder()
             since = datetime.now(UTC).isoformat(timespec="seconds")
-            f.seek(0)
-            f.truncate()
-            f.write(json.dumps(asdict(LockHolder(command, os.getpid(), since))))
-            f.flush()
             try:
-                yield
-            finally:
                 f.seek(0)
                 f.truncate()
+                f.write(json.dumps(asdict(LockHolder(command, os.getpid(), since))))
                 f.flush()
+            except OSError as e:
+                if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                    raise _disk_full(self.lock_file, e) from e
+                raise
+            try:
+                yield left
+            except Exception:
+                _clear(f)
+                raise
+            # KeyboardInterrupt (Ctrl-C), like a kill, leaves the holder for the next command.
+            _clear(f)
+
+
+def _clear(f) -> None:
+    f.seek(0)
+    f.truncate()
+    f.flush()

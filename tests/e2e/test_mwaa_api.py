@@ -1,32 +1,32 @@
 """The MWAA API on localhost against a running stack, with the clients MWAA users run: boto3's
 `mwaa` client and `aws mwaa ... --endpoint-url` (host prefix injection off), MWAA's documented
-/aws_mwaa/cli calls, and a web login in headless Chromium.
+/aws_mwaa/cli calls, a web login in headless Chromium, and the web UI driven as a user does.
 
-One Airflow 3.3.1 stack serves every test here, in file order: the updates restart components,
-so they come last; the expired CLI token is made first and used last, once its minute is over.
+One Airflow 3.3.1 stack serves the Airflow 3 tests here, in file order: the updates restart
+components, so they come last; the expired CLI token is made first and used last, once its minute
+is over. One Airflow 2.10.3 stack then serves the web login and the UI on Airflow 2.
 """
 
 import base64
 import hashlib
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
 import zipfile
-from pathlib import Path
 
 import boto3
 import pytest
 from botocore.config import Config
 
 from mwaa_local.errors import MwaaLocalError
+from tests.e2e import airflow_ui
+from tests.e2e.browser import browser
 from tests.e2e.stacks import free_port, make_project
 from tests.e2e.wheels import make_wheel
 
@@ -36,17 +36,6 @@ DAG_ID = "mwaa_local_example"
 GOOD = "--find-links /usr/local/airflow/plugins\nmwaa_local_api_probe==1.0\n"
 BROKEN = GOOD + "mwaa-local-no-such-package-e2e==1.0\n"
 TOKEN_SECONDS = 60
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-)
-SCREENSHOTS = Path(os.environ.get("MWAA_LOCAL_E2E_ARTIFACTS", tempfile.gettempdir()))
 
 
 def version_id(text: str) -> str:
@@ -124,8 +113,9 @@ def wait_for_status(client, name: str, wanted: str, timeout: float = 900) -> dic
 class Api:
     """The running stack's project, its MWAA endpoint and a boto3 client for it."""
 
-    def __init__(self, project, endpoint_url: str) -> None:
+    def __init__(self, project, endpoint_url: str, started: str) -> None:
         self.project = project
+        self.started = started  # what `start` printed: the UI's address and the login
         self.name = project.name
         self.endpoint_url = endpoint_url
         self.client = mwaa_client(endpoint_url)
@@ -149,7 +139,7 @@ def api(airflow3_image, tmp_path_factory):
         assert started.returncode == 0, started.output
         endpoint = project.status()["Api"]["Endpoint"]
         assert f"MWAA API:   {endpoint}" in started.stdout
-        yield Api(project, endpoint)
+        yield Api(project, endpoint, started.stdout)
     finally:
         project.destroy()
 
@@ -250,59 +240,58 @@ def test_invoke_rest_api_lists_dags_and_a_missing_variable_is_a_client_error(api
     assert missing.value.response["Error"]["Code"] == "RestApiClientException"
 
 
-def chromium():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    binary, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    assert binary and driver, "install Debian's chromium and chromium-driver (.ci/run does)"
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tempfile.mkdtemp(prefix='mwaa-local-chromium-')}")
-    return webdriver.Chrome(service=Service(driver), options=options)
-
-
 def open_ui_with_web_login(client, name: str, ui: str, logged_in_text: str, landing: str) -> None:
     """Open the web login URL MWAA documents in a fresh headless Chromium and check that the UI
-    then shows `logged_in_text` at `landing` without asking for a login; a screenshot is kept
-    when it does not."""
-    from selenium.webdriver.support.ui import WebDriverWait
-
+    then shows `logged_in_text` at `landing` without asking for a login."""
     token = client.create_web_login_token(Name=name)
     url = (
         f"http://{token['WebServerHostname']}/aws_mwaa/aws-console-sso?login=true"
         f"#{token['WebToken']}"
     )
-    browser = chromium()
-    try:
-        browser.get(url)
-        WebDriverWait(browser, 60).until(lambda b: b.current_url.startswith(ui + "/"))
-        browser.get(ui + landing)
-        WebDriverWait(browser, 60).until(lambda b: logged_in_text in b.page_source)
-        assert "/login" not in browser.current_url
-    except Exception as exc:
-        shot = SCREENSHOTS / f"mwaa-local-web-login-{name}.png"
-        browser.save_screenshot(str(shot))
-        raise AssertionError(f"not logged in at {browser.current_url}; screenshot: {shot}") from exc
-    finally:
-        browser.quit()
+    with browser(f"web-login-{name}") as b:
+        b.get(url)
+        b.wait("the UI after the web login", lambda: b.driver.current_url.startswith(ui + "/"))
+        b.get(ui + landing)
+        b.wait_for_text(f"{logged_in_text} at {landing}", logged_in_text)
+        assert "/login" not in b.driver.current_url
+
+
+def use_the_ui(api: Api, docker_engine) -> None:
+    """Log in with what `start` printed, find the example DAG in the list, trigger it with the
+    trigger button, watch the run succeed and open its task's log, which must be the worker's."""
+    project = api.project
+    major = int(project.version.split(".")[0])
+    ui, user, password = airflow_ui.start_output_login(api.started)
+    worker = project.status()["Components"]["worker"]["Container"]
+    host = docker_engine.containers.get(worker).attrs["Config"]["Hostname"]
+    logged = f"mwaa-local example ran on host {host} in component worker"
+    with browser(f"ui-airflow-{project.version}") as b:
+        airflow_ui.log_in(b, ui, user, password, major)
+        airflow_ui.open_dag(b, DAG_ID)
+        run_id = airflow_ui.trigger(b, DAG_ID, major)
+        airflow_ui.wait_for_success(b, ui, DAG_ID, run_id, "where_am_i", major)
+        airflow_ui.open_task_log(b, run_id, "where_am_i", major)
+        b.wait_for_text("the worker's log line in the task log", logged)
+        shown = b.text()
+        assert not [e for e in airflow_ui.LOG_ERRORS if e in shown], shown
+        print("".join(f"\n{seconds:6.1f} s  {step}" for step, seconds in b.took))
+
+    run = next(r for r in project.api().dag_runs(DAG_ID) if r["dag_run_id"] == run_id)
+    assert run["state"] == "success"
 
 
 def test_a_web_login_token_opens_the_ui_already_logged_in(api):
-    from selenium.webdriver.support.ui import WebDriverWait
-
     ui = f"http://127.0.0.1:{api.project.port}"
-    browser = chromium()
-    try:  # without the token, the UI asks for a login
-        browser.get(ui + "/dags")
-        WebDriverWait(browser, 60).until(lambda b: "/auth/login" in b.current_url)
-    finally:
-        browser.quit()
+    with browser("no-web-login") as b:  # without the token, the UI asks for a login
+        b.get(ui + "/dags")
+        b.wait("the login page", lambda: "/auth/login" in b.driver.current_url)
 
     # the DAG list is drawn from REST calls the UI makes with the JWT cookie it was handed
     open_ui_with_web_login(api.client, api.name, ui, DAG_ID, "/dags")
+
+
+def test_the_ui_logs_in_triggers_the_example_and_shows_the_workers_log(api, docker_engine):
+    use_the_ui(api, docker_engine)
 
 
 def test_update_environment_applies_a_new_requirements_version(api):
@@ -366,14 +355,22 @@ def test_an_expired_cli_token_gets_403(api):
     assert "expired" in stderr
 
 
-def test_web_login_on_airflow_2(airflow2_image):
+@pytest.fixture(scope="module")
+def api2(airflow2_image):
     project = make_project(f"e2e-api2-{os.getpid()}", airflow2_image.version, ApiPort=free_port())
     try:
         started = project.cli("start")
         assert started.returncode == 0, started.output
-        client = mwaa_client(project.status()["Api"]["Endpoint"])
-        # Airflow 2's FAB pages are drawn on the server: the DAG list holds the DAG's id
-        ui = f"http://127.0.0.1:{project.port}"
-        open_ui_with_web_login(client, project.name, ui, DAG_ID, "/home")
+        yield Api(project, project.status()["Api"]["Endpoint"], started.stdout)
     finally:
         project.destroy()
+
+
+def test_web_login_on_airflow_2(api2):
+    # Airflow 2's FAB pages are drawn on the server: the DAG list holds the DAG's id
+    ui = f"http://127.0.0.1:{api2.project.port}"
+    open_ui_with_web_login(api2.client, api2.name, ui, DAG_ID, "/home")
+
+
+def test_the_ui_on_airflow_2(api2, docker_engine):
+    use_the_ui(api2, docker_engine)
