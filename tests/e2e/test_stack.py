@@ -52,6 +52,10 @@ def test_lifecycle(project, docker_engine):
     log = project.api().task_log(DAG, run_id, "where_am_i")
     worker = docker_engine.containers.get(status["Components"]["worker"]["Container"])
     assert f"ran on host {worker.attrs['Config']['Hostname']} in component worker" in log
+    if project.version >= "3":
+        # Logged on the task's own stream, the line comes before the "Post Execute" group, which
+        # the UI shows folded (a print() could land inside it).
+        assert log.index("ran on host") < log.index("::group::Post Execute"), log
 
     listed = project.cli("airflow", "dags", "list")
     assert listed.returncode == 0, listed.output
