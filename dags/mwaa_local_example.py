@@ -1,5 +1,6 @@
 """The example DAG: one task that says where it ran. Works on Airflow 2 and 3."""
 
+import logging
 import os
 import socket
 
@@ -9,6 +10,8 @@ try:
     from airflow.sdk import dag, task  # Airflow 3
 except ImportError:
     from airflow.decorators import dag, task  # Airflow 2
+
+log = logging.getLogger(__name__)
 
 
 @dag(
@@ -23,7 +26,9 @@ def mwaa_local_example():
     def where_am_i() -> str:
         host = socket.gethostname()
         component = os.environ.get("MWAA_AIRFLOW_COMPONENT")
-        print(f"mwaa-local example ran on host {host} in component {component}")
+        # The task's logger, not print(): Airflow 3 carries a task's stdout on a stream of its
+        # own, so a printed line can land in the log's collapsed "Post Execute" group.
+        log.info("mwaa-local example ran on host %s in component %s", host, component)
         return host
 
     where_am_i()

@@ -101,6 +101,10 @@ def test_lifecycle(scenario):
         container = status["Components"]["worker"]["Container"]
         host = scenario.engine.containers.get(container).attrs["Config"]["Hostname"]
     assert f"ran on host {host} in component {task_component}" in log
+    if project.version >= "3":
+        # Logged on the task's own stream, the line comes before the "Post Execute" group, which
+        # the UI shows folded (a print() could land inside it).
+        assert log.index("ran on host") < log.index("::group::Post Execute"), log
 
     listed = project.cli("airflow", "dags", "list")
     assert listed.returncode == 0, listed.output
