@@ -20,9 +20,7 @@ from mwaa_local.runtime.line_stream import LineStream
 from mwaa_local.runtime.stack import (
     ServiceState,
     Stack,
-    airflow_services,
     environment_status,
-    long_running_services,
 )
 from mwaa_local.spec.settings import Environment
 from mwaa_local.spec.versions import AirflowVersion
@@ -34,12 +32,6 @@ class DockerRuntime(Stack):
     def __init__(self, environment: Environment, client: docker.DockerClient, url: str) -> None:
         super().__init__(environment, client)
         self.url = url
-
-    def services(self) -> tuple[str, ...]:
-        return long_running_services(self.environment)
-
-    def airflow_components(self) -> tuple[str, ...]:
-        return airflow_services(self.environment)
 
     def differences(self) -> tuple[str, ...]:
         return ()

@@ -16,7 +16,6 @@ What cannot be as on MWAA here is in `differences()`, which `start` prints.
 """
 
 import contextlib
-import functools
 import json
 import os
 import shutil
@@ -36,15 +35,13 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from mwaa_local.aws.task_aws import NONE as NO_CREDENTIALS
-from mwaa_local.aws.task_aws import TaskAws, current_task_aws, endpoint_variable
-from mwaa_local.bucket.source import open_bucket
+from mwaa_local.aws.task_aws import TaskAws, endpoint_variable
 from mwaa_local.bucket.staged_constraints import stage_official_constraints
-from mwaa_local.bucket.versions import Objects, VersionStore, objects_as_env, read_objects
+from mwaa_local.bucket.versions import Objects, VersionStore, objects_as_env
 from mwaa_local.container import paths
-from mwaa_local.environment.record import EnvironmentRecord
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.mwaa.log_streams import read_phases
-from mwaa_local.objects.rest_client import AirflowApi
+from mwaa_local.runtime.common import RuntimeCommon
 from mwaa_local.runtime.host_venv import (
     HostVenv,
     build_venv,
@@ -53,7 +50,7 @@ from mwaa_local.runtime.host_venv import (
     venv_constraints,
 )
 from mwaa_local.runtime.image import PLATFORM_MACHINES, package_dir
-from mwaa_local.runtime.interface import Mounts, environment_status
+from mwaa_local.runtime.interface import Mounts
 from mwaa_local.runtime.line_stream import LineStream
 from mwaa_local.runtime.one_off import bucket_folder
 from mwaa_local.runtime.stack import (
@@ -65,6 +62,7 @@ from mwaa_local.runtime.stack import (
     ServiceState,
     airflow_environment,
     project_name,
+    status_of,
 )
 from mwaa_local.runtime.state import StateDir, write_private
 from mwaa_local.spec.settings import Environment
@@ -237,7 +235,7 @@ def http_healthy(url: str) -> bool:
     return (body.get("metadatabase") or {}).get("status") == "healthy"
 
 
-class HostRuntime:
+class HostRuntime(RuntimeCommon):
     name = "host"
     # No Celery workers (the scheduler's executor runs the tasks), so nothing to autoscale; no
     # StatsD collector, so no metrics.
@@ -316,37 +314,6 @@ class HostRuntime:
 
     # --- the environment's files -----------------------------------------------------------
 
-    @property
-    def versions(self) -> VersionStore:
-        return VersionStore(self.state.path / "versions")
-
-    @property
-    def record_file(self) -> Path:
-        return self.state.path / "environment.json"
-
-    def record(self) -> EnvironmentRecord:
-        return EnvironmentRecord.load(self.record_file)
-
-    def bucket(self):
-        return open_bucket(self.environment)
-
-    def bucket_objects(self, keep: bool = True) -> Objects:
-        return read_objects(self.environment, self.bucket(), self.versions, keep)
-
-    @property
-    def ui_url(self) -> str:
-        local = self.environment.local
-        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(local.bind_address, local.bind_address)
-        return f"http://{f'[{host}]' if ':' in host else host}:{local.webserver_port}"
-
-    def api(self) -> AirflowApi:
-        username, password = self.admin_credentials()
-        return AirflowApi(self.ui_url, username, password, self.environment.airflow_version.major)
-
-    def admin_credentials(self) -> tuple[str, str]:
-        local = self.environment.local
-        return local.admin_username, local.admin_password or self.state.secrets().admin_password
-
     def airflow_env(self, objects: Objects | None, venv: HostVenv | None = None) -> dict[str, str]:
         store = self.versions
         store.secure()
@@ -358,11 +325,6 @@ class HostRuntime:
         return host_environment(self.environment, base, venv or self.venv, self.root)
 
     # --- the tasks' AWS credentials (issue 12) ----------------------------------------------
-
-    @functools.cached_property
-    def task_aws(self) -> TaskAws:
-        """The tasks' AWS (credentials mode, region, endpoints); `start` sets it."""
-        return current_task_aws(self.environment)
 
     def check_task_aws(self, aws: TaskAws) -> None:
         """The credentials modes the host runtime can honour without the credentials service
@@ -716,17 +678,7 @@ class HostRuntime:
         return "starting" if time.time() - started < START_PERIOD_SECONDS else "unhealthy"
 
     def status(self, states: Mapping[str, ServiceState]) -> str:
-        return environment_status(self.services(), states)
-
-    def is_running(self) -> bool:
-        return any(s.status == "running" for s in self.states().values())
-
-    def require_running(self) -> None:
-        if not self.is_running():
-            raise MwaaLocalError(
-                f"Environment {self.environment.name} is not running.",
-                hint="Start it first: mwaa-local start",
-            )
+        return status_of(self.services(), states)
 
     def wait_until_ready(
         self,
@@ -904,13 +856,6 @@ class HostRuntime:
                 reports[service] = read_phases(path.read_text(errors="replace"))
         return reports
 
-    def failed_requirements(self) -> dict[str, dict[str, Any]]:
-        return {
-            service: phases["requirements"]
-            for service, phases in self.phase_reports().items()
-            if not phases.get("requirements", {}).get("ok", True)
-        }
-
     def export_log_streams(self) -> Path:
         """Copy the CloudWatch-shaped streams into the state folder, as the docker runtime does
         from its logs volume."""
@@ -919,19 +864,6 @@ class HostRuntime:
         if source.is_dir():
             shutil.copytree(source, target, dirs_exist_ok=True)
         return target
-
-    def sync_dags_now(self) -> dict[str, int]:
-        codes = {}
-        states = self.states()
-        mirror = states.get(BUCKET_SYNC_SERVICE)
-        if mirror and mirror.status == "running":
-            command = ["python", "-m", "mwaa_local.container.s3_mirror", "--once"]
-            codes[BUCKET_SYNC_SERVICE] = self.exec_in(BUCKET_SYNC_SERVICE, command)
-        for service, state in states.items():
-            if service in self.airflow_components() and state.status == "running":
-                command = ["python", "-m", "mwaa_local.container.dag_sync", "--once"]
-                codes[service] = self.exec_in(service, command)
-        return codes
 
 
 def platform_machine() -> str:

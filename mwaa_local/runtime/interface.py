@@ -19,7 +19,7 @@ from mwaa_local.runtime.state import StateDir
 from mwaa_local.spec.settings import RUNTIMES, Environment
 from mwaa_local.spec.versions import AirflowVersion
 
-__all__ = ["RUNTIMES", "Mounts", "Runtime", "environment_status"]
+__all__ = ["RUNTIMES", "Mounts", "Runtime"]
 
 # Extra folders a one-off run sees: host path -> {"bind": path in the component, "mode": "ro"}.
 Mounts = dict[str, dict[str, str]]
@@ -169,19 +169,6 @@ class Runtime(Protocol):
     def api(self) -> AirflowApi: ...
 
     def admin_credentials(self) -> tuple[str, str]: ...
-
-
-def environment_status(services: tuple[str, ...], states: Mapping[str, ServiceState]) -> str:
-    """The environment's status in MWAA's words (mwaa-behaviour.md 6.3) from its long-running
-    `services`, plus STOPPED, which MWAA has no word for: stopped, the database kept."""
-    present = [states[s] for s in services if s in states]
-    if not any(s.status == "running" for s in present):
-        return "STOPPED"
-    if any(s.failed for s in present) or len(present) < len(services):
-        return "UNAVAILABLE"
-    if all(s.ready for s in present):
-        return "AVAILABLE"
-    return "CREATING"
 
 
 def expected_services(runtime: Runtime, services: tuple[str, ...] = ()) -> tuple[str, ...]:

@@ -4,7 +4,6 @@ The CLI asks this module for what it needs and never reaches into Docker itself.
 """
 
 import contextlib
-import functools
 import hashlib
 import io
 import json
@@ -23,11 +22,9 @@ import docker.errors
 
 from mwaa_local.aws import task_aws
 from mwaa_local.bucket.access import container_endpoint
-from mwaa_local.bucket.source import open_bucket
 from mwaa_local.bucket.staged_constraints import stage_official_constraints
-from mwaa_local.bucket.versions import Objects, VersionStore, objects_as_env, read_objects
+from mwaa_local.bucket.versions import Objects, objects_as_env
 from mwaa_local.container import paths
-from mwaa_local.environment.record import EnvironmentRecord
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.mwaa.airflow_config import (
     MWAA_DEFAULT_OPTIONS,
@@ -38,7 +35,7 @@ from mwaa_local.mwaa.airflow_config import (
 from mwaa_local.mwaa.components import HYBRID, component_limit, component_replicas
 from mwaa_local.mwaa.log_streams import PHASE_MARKER, read_phases
 from mwaa_local.mwaa.logging_levels import group_name, log_types
-from mwaa_local.objects.rest_client import AirflowApi
+from mwaa_local.runtime.common import BUCKET_SYNC_SERVICE, RuntimeCommon
 from mwaa_local.runtime.compose import compose_file, compose_tool
 from mwaa_local.runtime.image import ensure_pulled, image_tag
 from mwaa_local.runtime.line_stream import LineStream
@@ -50,9 +47,8 @@ UV_CACHE_VOLUME = "mwaa-local-uv-cache"
 # The StatsD collector (container/statsd_collector.py) is one: Airflow sends its metrics there.
 METRICS_SERVICE = "metrics"
 BACKING_SERVICES = ("postgres", "redis", METRICS_SERVICE)
-# For an s3:// bucket, one container mirrors the bucket's DAG folder into this volume, which the
-# Airflow containers mount where a bucket folder would be.
-BUCKET_SYNC_SERVICE = "bucket-sync"
+# The bucket-sync container (runtime/common.py) mirrors an s3:// bucket into this volume, which
+# the Airflow containers mount where a bucket folder would be.
 BUCKET_MIRROR_VOLUME = "bucket-mirror"
 START_TIMEOUT_SECONDS = 600
 LOG_TAIL_LINES = 40
@@ -215,7 +211,7 @@ class ServiceState:
         return self.status == "running" and self.health in (None, "healthy")
 
 
-class Stack:
+class Stack(RuntimeCommon):
     # Celery workers (what autoscaling scales) and a StatsD collector; the host runtime has
     # neither (runtime/host.py).
     has_workers = True
@@ -229,6 +225,12 @@ class Stack:
         self._owner_checked = False
         self._engine_size: tuple[int, int] | None = None
 
+    def services(self) -> tuple[str, ...]:
+        return long_running_services(self.environment)
+
+    def airflow_components(self) -> tuple[str, ...]:
+        return airflow_services(self.environment)
+
     # --- files -----------------------------------------------------------------------------
 
     @property
@@ -240,50 +242,6 @@ class Stack:
         major = f"airflow{self.environment.airflow_version.major}"
         micro = ("micro",) if self.environment.class_spec.hybrid else ()
         return (major, *micro, "s3") if self.environment.bucket_is_s3 else (major, *micro)
-
-    @functools.cached_property
-    def task_aws(self) -> task_aws.TaskAws:
-        """The containers' AWS (credentials mode, region, endpoints); `start` sets it."""
-        return task_aws.current_task_aws(self.environment)
-
-    @property
-    def versions(self) -> VersionStore:
-        return VersionStore(self.state.path / "versions")
-
-    @property
-    def record_file(self) -> Path:
-        return self.state.path / "environment.json"
-
-    def record(self) -> EnvironmentRecord:
-        return EnvironmentRecord.load(self.record_file)
-
-    def bucket(self):
-        return open_bucket(self.environment)
-
-    def bucket_objects(self, keep: bool = True) -> Objects:
-        """plugins.zip, requirements.txt and startup.sh as the settings ask for them now (the
-        pinned versions, else the current ones), recorded in the version store unless `keep`
-        is False (read-only commands write nothing)."""
-        return read_objects(self.environment, self.bucket(), self.versions, keep)
-
-    @property
-    def ui_url(self) -> str:
-        """Where the Airflow UI and REST API are published on this machine."""
-        local = self.environment.local
-        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(local.bind_address, local.bind_address)
-        if ":" in host:
-            host = f"[{host}]"
-        return f"http://{host}:{local.webserver_port}"
-
-    def api(self) -> AirflowApi:
-        """A client for the environment's published Airflow API, logged in as the admin."""
-        username, password = self.admin_credentials()
-        major = self.environment.airflow_version.major
-        return AirflowApi(self.ui_url, username, password, major)
-
-    def admin_credentials(self) -> tuple[str, str]:
-        local = self.environment.local
-        return local.admin_username, local.admin_password or self.state.secrets().admin_password
 
     def write_env_files(self, objects: Objects | None = None) -> None:
         """Write compose.env and airflow.env; the Airflow containers get `objects` (default:
@@ -562,16 +520,6 @@ class Stack:
             states[service] = state
         return states
 
-    def is_running(self) -> bool:
-        return any(s.status == "running" for s in self.states().values())
-
-    def require_running(self) -> None:
-        if not self.is_running():
-            raise MwaaLocalError(
-                f"Environment {self.environment.name} is not running.",
-                hint="Start it first: mwaa-local start",
-            )
-
     def container_for(self, service: str):
         for container in self.containers():
             if container.labels.get("com.docker.compose.service") == service:
@@ -658,14 +606,6 @@ class Stack:
                 reports[service] = read_phases(text)
         return reports
 
-    def failed_requirements(self) -> dict[str, dict[str, Any]]:
-        """Components whose requirements install failed, with the report of each."""
-        return {
-            service: phases["requirements"]
-            for service, phases in self.phase_reports().items()
-            if not phases.get("requirements", {}).get("ok", True)
-        }
-
     def export_log_streams(self) -> Path:
         """Copy the CloudWatch-shaped log streams from the logs volume into the state folder."""
         target = self.state.path / "logs"
@@ -684,21 +624,6 @@ class Stack:
                 archive.extractall(target, **safe)
             break
         return target / paths.STREAMS_ROOT.name
-
-    def sync_dags_now(self) -> dict[str, int]:
-        """Sync the bucket's DAG folder into every running Airflow component now (an S3
-        bucket's mirror first)."""
-        codes = {}
-        states = self.states()
-        mirror = states.get(BUCKET_SYNC_SERVICE)
-        if mirror and mirror.status == "running":
-            command = ["python", "-m", "mwaa_local.container.s3_mirror", "--once"]
-            codes[BUCKET_SYNC_SERVICE] = self.exec_in(BUCKET_SYNC_SERVICE, command)
-        for service, state in states.items():
-            if service in airflow_services(self.environment) and state.status == "running":
-                command = ["python", "-m", "mwaa_local.container.dag_sync", "--once"]
-                codes[service] = self.exec_in(service, command)
-        return codes
 
     def log_tail(self, service: str, lines: int = LOG_TAIL_LINES) -> str:
         """The last lines of a component's log, for people: without the machine lines."""
@@ -782,9 +707,12 @@ class ComponentFailed(MwaaLocalError):
 
 
 def environment_status(environment: Environment, states: Mapping[str, ServiceState]) -> str:
-    """The environment's status in MWAA's words (mwaa-behaviour.md 6.3), plus STOPPED, which
-    MWAA has no word for: the containers are stopped and the database is kept."""
-    services = long_running_services(environment)
+    return status_of(long_running_services(environment), states)
+
+
+def status_of(services: tuple[str, ...], states: Mapping[str, ServiceState]) -> str:
+    """The environment's status in MWAA's words (mwaa-behaviour.md 6.3) from its long-running
+    `services`, plus STOPPED, which MWAA has no word for: stopped, the database kept."""
     present = [states[s] for s in services if s in states]
     if not any(s.status == "running" for s in present):
         return "STOPPED"

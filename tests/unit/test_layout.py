@@ -14,7 +14,7 @@ CONTAINER_CONTRACT = "mwaa_local.container.paths"
 RUNTIME_MODULES = {"__init__", "engine", "compose", "image", "stack", "state", "one_off"}
 RUNTIME_MODULES |= {"line_stream"}  # container output cut into lines, for the stack and one-offs
 # The runtimes behind one interface (issue 16): docker/podman's compose stack, host processes.
-RUNTIME_MODULES |= {"interface", "select", "compose_runtime", "podman"}
+RUNTIME_MODULES |= {"interface", "select", "compose_runtime", "podman", "common"}
 RUNTIME_MODULES |= {"host", "host_venv", "host_supervisor"}
 
 
