@@ -13,7 +13,6 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -25,6 +24,7 @@ import pytest
 from botocore.config import Config
 
 from mwaa_local.errors import MwaaLocalError
+from tests.aws_cli import run_aws
 from tests.e2e import airflow_ui
 from tests.e2e.browser import browser
 from tests.e2e.stacks import free_port, make_project
@@ -56,23 +56,7 @@ def mwaa_client(endpoint_url: str):
 
 def aws(endpoint_url: str, *args: str) -> subprocess.CompletedProcess:
     """`aws mwaa ARGS --endpoint-url URL`, as a user runs it (awscli from PyPI)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_ACCESS_KEY_ID="AKIAMWAALOCALE2E",
-        AWS_SECRET_ACCESS_KEY="any-secret",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_DISABLE_HOST_PREFIX_INJECTION="true",
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-        AWS_MAX_ATTEMPTS="1",
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "awscli", "mwaa", *args, "--endpoint-url", endpoint_url],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_aws("mwaa", *args, endpoint_url=endpoint_url, host_prefix=False)
 
 
 def post_cli(hostname: str, token: str, command: str) -> tuple[int, str, str]:

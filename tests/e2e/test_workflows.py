@@ -16,6 +16,7 @@ import yaml
 from moto.server import ThreadedMotoServer
 
 from mwaa_local.container.workflow_run import DAG_FACTORY_REQUIREMENT
+from tests.aws_cli import run_aws
 from tests.e2e.conftest import run_cli
 from tests.e2e.stacks import free_port
 
@@ -209,20 +210,9 @@ def test_workflows_run_runs_the_s3_example_and_keeps_the_task_logs(
 
 
 def aws_cli(endpoint_url: str, *args: str) -> dict:
-    """`aws mwaa-serverless ARGS --endpoint-url URL` (awscli from PyPI), its JSON answer."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_ACCESS_KEY_ID="AKIAMWAALOCALE2E",
-        AWS_SECRET_ACCESS_KEY="any-secret",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-        AWS_MAX_ATTEMPTS="1",
-    )
-    done = subprocess.run(
-        [sys.executable, "-m", "awscli", "mwaa-serverless", *args, "--endpoint-url", endpoint_url],
-        env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    """`aws mwaa-serverless ARGS --endpoint-url URL` (no host prefixes to turn off), its JSON
+    answer."""
+    done = run_aws("mwaa-serverless", *args, endpoint_url=endpoint_url)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 

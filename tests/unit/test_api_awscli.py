@@ -2,36 +2,16 @@
 
 import datetime
 import json
-import os
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 
 from mwaa_local.api.server import ApiServer
+from tests.aws_cli import run_aws
 
 
 def aws(api_server: ApiServer, *args: str) -> subprocess.CompletedProcess:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("AWS_") and key != "HOME"
-    }
-    env.update(
-        AWS_ACCESS_KEY_ID="AKIAMWAALOCALTEST",
-        AWS_SECRET_ACCESS_KEY="local-secret",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_DISABLE_HOST_PREFIX_INJECTION="true",
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-        AWS_MAX_ATTEMPTS="1",
-        HOME=os.environ.get("HOME", "/tmp"),
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "awscli", "mwaa", *args, "--endpoint-url", api_server.endpoint_url],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    return run_aws(
+        "mwaa", *args, endpoint_url=api_server.endpoint_url, host_prefix=False, timeout=60
     )
 
 

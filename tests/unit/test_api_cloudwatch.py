@@ -7,9 +7,7 @@ botocore's output shapes."""
 import datetime
 import io
 import json
-import os
 import subprocess
-import sys
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +30,7 @@ from mwaa_local.container.paths import STREAMS_ROOT
 from mwaa_local.logs.events import group_type
 from mwaa_local.logs.read import group_events
 from mwaa_local.metrics.read import METRICS_FOLDER, service_metrics_file, stack_series
+from tests.aws_cli import run_aws
 from tests.unit.api_fakes import FakeBackend, environment, post
 
 NAME = "LocalEnv"
@@ -191,23 +190,8 @@ def client(server: ApiServer, service: str):
 def aws(server: ApiServer, *args: str, variable: str) -> subprocess.CompletedProcess:
     """The AWS CLI pointed at the endpoint by botocore's per-service variable, as the README
     tells users to."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_ACCESS_KEY_ID="AKIAMWAALOCALTEST",
-        AWS_SECRET_ACCESS_KEY="local-secret",
-        AWS_DEFAULT_REGION=REGION,
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-        AWS_MAX_ATTEMPTS="1",
-        **{variable: server.endpoint_url},
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "awscli", *args, "--output", "json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    env = {variable: server.endpoint_url, "AWS_DEFAULT_REGION": REGION}
+    return run_aws(*args, "--output", "json", env=env, timeout=60)
 
 
 def test_filter_log_events_answers_what_mwaa_local_logs_reads(server, backend):
