@@ -2,10 +2,15 @@
 `airflow standalone` in the project's own image, and Apache Airflow's official docker-compose
 file for the CeleryExecutor on the same image (bench/baseline/official-compose.yaml).
 
+mwaa-local runs on its docker runtime and, as `mwaa-local-host`, on its host runtime (no engine:
+processes from a virtual environment, built once before the timings).
+
 For each: start to every component healthy with an empty database, restart (stop, then start
 with the database kept), trigger to success of the one-task example DAG (from the REST trigger
-to the run's end_date), idle memory of all its containers; for mwaa-local also the overhead of
-`mwaa-local airflow version` over `docker exec <scheduler> airflow version`. Medians of --runs.
+to the run's end_date), idle memory of all its containers (on host: of its processes, their
+proportional set size); for mwaa-local also the overhead of `mwaa-local airflow version` over
+`docker exec <scheduler> airflow version` (on host: over the virtual environment's `airflow
+version`). Medians of --runs.
 
     python bench/stack.py --airflow-version 3.3.1 --runs 3
 
@@ -23,6 +28,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
 from common import REPO, cli, mwaa_local, project_with, timed
 
@@ -30,6 +36,7 @@ from mwaa_local.errors import MwaaLocalError
 from mwaa_local.objects.rest_client import AirflowApi
 from mwaa_local.runtime.compose import compose_tool
 from mwaa_local.runtime.engine import docker_client
+from mwaa_local.runtime.host import HostRuntime
 from mwaa_local.runtime.image import image_tag
 from mwaa_local.runtime.stack import Stack
 from mwaa_local.spec.settings import load_environment
@@ -129,6 +136,61 @@ def measure_mwaa_local(version: str, runs: int, settle: float, port: int) -> dic
         "idle_memory_mib": round(memory),
         "cli_overhead_s": median(overhead),
     }
+
+
+def measure_mwaa_local_host(version: str, runs: int, settle: float, port: int) -> dict:
+    """The host runtime: its virtual environment built first (`build-image`, not timed), then
+    the docker runtime's measures; `reset-db` empties the database between runs."""
+    settings = {"Name": f"bench-host-{int(time.time())}", "AirflowVersion": version}
+    settings["Local"] = {"WebserverPort": port, "Credentials": "none", "Runtime": "host"}
+    project = project_with(settings)
+    runtime = HostRuntime(load_environment(project))
+    empty, restart, overhead = [], [], []
+    try:
+        cli(project, "build-image")
+        for _ in range(runs):
+            cli(project, "reset-db", "--yes")
+            empty.append(cli(project, "start"))
+            cli(project, "stop")
+            restart.append(cli(project, "start"))
+        trigger = trigger_to_success(runtime.api(), runs)
+        # The virtual environment's own `airflow version`, in a home of its own.
+        direct = ["env", f"AIRFLOW_HOME={project / 'direct'}", str(runtime.venv.bin / "airflow")]
+        for _ in range(runs):
+            ours = cli(project, "airflow", "version")
+            overhead.append(ours - timed([*direct, "version"]))
+        time.sleep(settle)
+        memory = processes_pss_mib(runtime.root)
+    finally:
+        timed(mwaa_local(project, "down", "--volumes", "--yes"), ok_codes=(0, 1, 2))
+        shutil.rmtree(project, ignore_errors=True)
+    return {
+        "start_empty_db_s": median(empty),
+        "restart_s": median(restart),
+        "trigger_to_success_s": median(trigger),
+        "idle_memory_mib": round(memory),
+        "cli_overhead_s": median(overhead),
+    }
+
+
+def processes_pss_mib(root: Path) -> float:
+    """The proportional set size (shared pages divided among their users, so the sum is what
+    they use together) of the live processes whose environment or command line names `root`."""
+    total_kib = 0
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if (
+                str(root).encode()
+                not in (proc / "environ").read_bytes() + (proc / "cmdline").read_bytes()
+            ):
+                continue
+            rollup = (proc / "smaps_rollup").read_text()
+        except OSError:
+            continue
+        total_kib += next(
+            (int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:")), 0
+        )
+    return total_kib / 1024
 
 
 def measure_standalone(image: str, major: int, runs: int, settle: float, port: int) -> dict:
@@ -255,7 +317,9 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=30, help="Idle seconds before memory.")
     parser.add_argument("--port", type=int, default=18181)
     parser.add_argument(
-        "--only", choices=["mwaa-local", "standalone", "official-compose"], action="append"
+        "--only",
+        choices=["mwaa-local", "mwaa-local-host", "standalone", "official-compose"],
+        action="append",
     )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -265,6 +329,10 @@ def main() -> None:
     result: dict = {"airflow_version": version, "runs": args.runs, "cpus": os.cpu_count()}
     if "mwaa-local" in systems:
         result["mwaa-local"] = measure_mwaa_local(version, args.runs, args.settle, args.port)
+    if "mwaa-local-host" in systems:
+        result["mwaa-local-host"] = measure_mwaa_local_host(
+            version, args.runs, args.settle, args.port
+        )
     if "standalone" in systems:
         result["standalone"] = measure_standalone(image, major, args.runs, args.settle, args.port)
     if "official-compose" in systems:
@@ -273,7 +341,7 @@ def main() -> None:
         )
     ours = result.get("mwaa-local")
     if ours:
-        for anchor in ("standalone", "official-compose"):
+        for anchor in ("mwaa-local-host", "standalone", "official-compose"):
             if anchor in result:
                 result[f"{anchor}_over_mwaa-local"] = {
                     key: round(value / ours[key], 2) if ours[key] else None
