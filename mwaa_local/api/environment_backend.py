@@ -44,8 +44,9 @@ from mwaa_local.environment.update import (
 from mwaa_local.errors import MwaaLocalError, SettingsError
 from mwaa_local.mwaa.logging_levels import LOG_TYPES, group_name, log_types
 from mwaa_local.objects.rest_client import AirflowApi
+from mwaa_local.runtime.compose_runtime import DockerRuntime
 from mwaa_local.runtime.engine import docker_client
-from mwaa_local.runtime.select import open_runtime, recorded
+from mwaa_local.runtime.select import docker_url, open_runtime, recorded
 from mwaa_local.runtime.stack import ServiceState, Stack, environment_status
 from mwaa_local.runtime.state import StateDir, write_private
 from mwaa_local.spec.overlay import OVERLAY_KEYS, overlay_path, read_overlay, write_overlay
@@ -143,7 +144,7 @@ class EnvironmentBackend:
         state = StateDir.for_environment(environment.project_dir, environment.name)
         if recorded(state) in ("host", "podman"):
             return open_runtime(environment)  # type: ignore[return-value]
-        return Stack(environment, self._client())
+        return DockerRuntime(environment, self._client(), docker_url())
 
     def stack(self) -> Stack:
         """The stack of the environment as the settings name it now."""

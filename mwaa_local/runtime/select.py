@@ -53,6 +53,11 @@ def docker_installed() -> bool:
     )
 
 
+def docker_url() -> str:
+    """Where the Docker engine answers: DOCKER_HOST, else the default socket."""
+    return os.environ.get("DOCKER_HOST") or f"unix://{DEFAULT_DOCKER_SOCKET}"
+
+
 def open_docker(environment: Environment) -> Runtime:
     """The docker runtime on the engine at DOCKER_HOST (or the default socket)."""
     if not docker_installed():
@@ -68,7 +73,7 @@ def open_docker(environment: Environment) -> Runtime:
         raise DockerUnavailableError(
             e.message, hint=f"{e.hint} Or choose another runtime: Local.Runtime: podman | host."
         ) from e
-    url = os.environ.get("DOCKER_HOST") or f"unix://{DEFAULT_DOCKER_SOCKET}"
+    url = docker_url()
     if is_podman(client):
         raise MwaaLocalError(
             f"The engine at {url} is Podman, not Docker.",

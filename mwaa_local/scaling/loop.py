@@ -195,8 +195,14 @@ class ScalingLoop:
                 f.write(json.dumps(record) + "\n")
 
 
+def scaled_stack(environment: Environment) -> Stack:
+    """The workers' stack on the engine the environment runs on (Docker, or Podman's socket)."""
+    from mwaa_local.runtime.select import open_runtime
+
+    return open_runtime(environment)  # type: ignore[return-value]  # host has no autoscaler
+
+
 def main(argv: list[str] | None = None) -> int:
-    from mwaa_local.runtime.engine import docker_client
     from mwaa_local.scaling.process import LOCK_NAME, LOG_NAME, STATE_NAME, hold_lock
     from mwaa_local.spec.settings import load_environment
 
@@ -205,8 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--settings", type=Path, default=None)
     args = parser.parse_args(argv)
     try:
-        environment = load_environment(args.project_dir, args.settings)
-        stack = Stack(environment, docker_client())
+        stack = scaled_stack(load_environment(args.project_dir, args.settings))
     except MwaaLocalError as e:
         print(f"{utc_now()} the autoscaler cannot start: {e}", file=sys.stderr)
         return 1

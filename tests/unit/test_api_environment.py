@@ -22,7 +22,8 @@ from mwaa_local.environment.update import (
     environment_settings,
     record_create,
 )
-from mwaa_local.runtime.stack import Stack
+from mwaa_local.runtime.interface import Runtime
+from mwaa_local.runtime.stack import Stack, airflow_services
 from mwaa_local.runtime.state import StateDir
 from mwaa_local.spec.overlay import OVERLAY_FILE_NAME
 from mwaa_local.spec.settings import load_environment
@@ -408,3 +409,15 @@ def test_a_container_replaced_while_listed_is_listed_again(mwaa, docker):
 
     assert mwaa.get_environment(Name=NAME)["Environment"]["Status"] == "AVAILABLE"
     assert len(calls) >= 2  # the first listing failed; the answer came from a later one
+
+
+def test_the_environment_is_driven_through_a_whole_runtime(backend):
+    """UpdateEnvironment, GetEnvironment and the CLI calls drive the backend's stack. On Docker
+    it is the docker runtime, with every call of the Runtime interface: a bare compose stack
+    had no airflow_components, so every UpdateEnvironment failed."""
+    stack = backend.stack()
+    calls = [name for name in vars(Runtime) if not name.startswith("_")]
+    assert "airflow_components" in calls
+    assert [name for name in calls if not hasattr(stack, name)] == []
+    assert stack.name == "docker"
+    assert stack.airflow_components() == airflow_services(stack.environment)

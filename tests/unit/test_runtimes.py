@@ -19,6 +19,7 @@ from mwaa_local.runtime.compose_runtime import DockerRuntime
 from mwaa_local.runtime.host import HostRuntime
 from mwaa_local.runtime.podman import PodmanRuntime, podman_client
 from mwaa_local.runtime.state import StateDir
+from mwaa_local.scaling.loop import scaled_stack
 from mwaa_local.spec.settings import load_environment
 
 # --- engines on unix sockets ----------------------------------------------------------------
@@ -369,3 +370,12 @@ def test_socket_candidates_put_the_users_own_first(monkeypatch):
         "unix:///run/user/1000/podman/podman.sock",
         "unix:///run/podman/podman.sock",
     ]
+
+
+def test_the_autoscaler_drives_the_engine_the_environment_runs_on(tmp_path, machine, engines):
+    """An environment started on Podman scales its workers on Podman's socket, not on a Docker
+    engine (here there is none)."""
+    machine[0] = engines("podman", "Podman Engine")
+    select.record(StateDir.for_environment(tmp_path, "rt"), "podman")
+    stack = scaled_stack(environment(tmp_path))
+    assert isinstance(stack, PodmanRuntime) and stack.url == machine[0]
