@@ -149,6 +149,7 @@ def measure_mwaa_local_host(version: str, runs: int, settle: float, port: int) -
     try:
         cli(project, "build-image")
         for _ in range(runs):
+            cli(project, "stop")  # reset-db starts a running environment again
             cli(project, "reset-db", "--yes")
             empty.append(cli(project, "start"))
             cli(project, "stop")
