@@ -106,6 +106,22 @@ def median(values: list[float]) -> float:
     return round(statistics.median(values), 1)
 
 
+def mwaa_local_result(
+    empty: list[float],
+    restart: list[float],
+    trigger: list[float],
+    memory: float,
+    overhead: list[float],
+) -> dict:
+    return {
+        "start_empty_db_s": median(empty),
+        "restart_s": median(restart),
+        "trigger_to_success_s": median(trigger),
+        "idle_memory_mib": round(memory),
+        "cli_overhead_s": median(overhead),
+    }
+
+
 def measure_mwaa_local(version: str, runs: int, settle: float, port: int) -> dict:
     settings = {"Name": f"bench-{int(time.time())}", "AirflowVersion": version}
     settings["Local"] = {"WebserverPort": port, "Credentials": "none"}
@@ -129,13 +145,7 @@ def measure_mwaa_local(version: str, runs: int, settle: float, port: int) -> dic
     finally:
         timed(mwaa_local(project, "down", "--volumes", "--yes"), ok_codes=(0, 1, 2))
         shutil.rmtree(project, ignore_errors=True)
-    return {
-        "start_empty_db_s": median(empty),
-        "restart_s": median(restart),
-        "trigger_to_success_s": median(trigger),
-        "idle_memory_mib": round(memory),
-        "cli_overhead_s": median(overhead),
-    }
+    return mwaa_local_result(empty, restart, trigger, memory, overhead)
 
 
 def measure_mwaa_local_host(version: str, runs: int, settle: float, port: int) -> dict:
@@ -165,13 +175,7 @@ def measure_mwaa_local_host(version: str, runs: int, settle: float, port: int) -
     finally:
         timed(mwaa_local(project, "down", "--volumes", "--yes"), ok_codes=(0, 1, 2))
         shutil.rmtree(project, ignore_errors=True)
-    return {
-        "start_empty_db_s": median(empty),
-        "restart_s": median(restart),
-        "trigger_to_success_s": median(trigger),
-        "idle_memory_mib": round(memory),
-        "cli_overhead_s": median(overhead),
-    }
+    return mwaa_local_result(empty, restart, trigger, memory, overhead)
 
 
 def processes_pss_mib(root: Path) -> float:
