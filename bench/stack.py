@@ -12,6 +12,10 @@ proportional set size); for mwaa-local also the overhead of `mwaa-local airflow 
 `docker exec <scheduler> airflow version` (on host: over the virtual environment's `airflow
 version`). Medians of --runs.
 
+And what a restart costs in CPU: the CPU seconds its containers (on host: its processes) used
+from their start until every component was healthy, whatever the number of cores that shared
+them. On a machine with C cores no restart can be faster than that figure divided by C.
+
     python bench/stack.py --airflow-version 3.3.1 --runs 3
 
 Needs the image built (mwaa-local build-image) and, where no registry is reachable,
@@ -27,6 +31,7 @@ import statistics
 import subprocess
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -86,6 +91,15 @@ def memory_mib(label: str, value: str, settle: float) -> float:
     return total
 
 
+def cpu_seconds(label: str, value: str) -> float:
+    """CPU seconds the group's running containers used since they started (a container's cgroup
+    counter starts again with it). One-shot containers that have exited are not counted."""
+    containers = docker_client().containers.list(filters={"label": f"{label}={value}"})
+    with ThreadPoolExecutor(max(len(containers), 1)) as pool:  # about 1 s per container
+        stats = list(pool.map(lambda c: c.stats(stream=False, one_shot=True), containers))
+    return sum(each["cpu_stats"]["cpu_usage"]["total_usage"] for each in stats) / 1e9
+
+
 def trigger_to_success(api: AirflowApi, runs: int) -> list[float]:
     """Seconds from the REST trigger to the run's end_date, as the metadata database records it
     (the containers share the host's clock)."""
@@ -109,17 +123,13 @@ def median(values: list[float]) -> float:
 def mwaa_local_result(
     empty: list[float],
     restart: list[float],
+    restart_cpu: list[float],
     trigger: list[float],
     memory: float,
     overhead: list[float],
 ) -> dict:
-    return {
-        "start_empty_db_s": median(empty),
-        "restart_s": median(restart),
-        "trigger_to_success_s": median(trigger),
-        "idle_memory_mib": round(memory),
-        "cli_overhead_s": median(overhead),
-    }
+    result = anchor_result(empty, restart, restart_cpu, trigger, memory)
+    return result | {"cli_overhead_s": median(overhead)}
 
 
 def measure_mwaa_local(version: str, runs: int, settle: float, port: int) -> dict:
@@ -127,7 +137,7 @@ def measure_mwaa_local(version: str, runs: int, settle: float, port: int) -> dic
     settings["Local"] = {"WebserverPort": port, "Credentials": "none"}
     project = project_with(settings)
     stack = Stack(load_environment(project), docker_client())
-    empty, restart, overhead = [], [], []
+    empty, restart, restart_cpu, overhead = [], [], [], []
     try:
         for _ in range(runs):
             if stack.containers():
@@ -135,6 +145,7 @@ def measure_mwaa_local(version: str, runs: int, settle: float, port: int) -> dic
             empty.append(cli(project, "start"))
             cli(project, "stop")
             restart.append(cli(project, "start"))
+            restart_cpu.append(cpu_seconds("com.docker.compose.project", stack.project))
         trigger = trigger_to_success(stack.api(), runs)
         scheduler = next(c for c in stack.containers() if "scheduler" in c.name)
         for _ in range(runs):
@@ -145,7 +156,7 @@ def measure_mwaa_local(version: str, runs: int, settle: float, port: int) -> dic
     finally:
         timed(mwaa_local(project, "down", "--volumes", "--yes"), ok_codes=(0, 1, 2))
         shutil.rmtree(project, ignore_errors=True)
-    return mwaa_local_result(empty, restart, trigger, memory, overhead)
+    return mwaa_local_result(empty, restart, restart_cpu, trigger, memory, overhead)
 
 
 def measure_mwaa_local_host(version: str, runs: int, settle: float, port: int) -> dict:
@@ -155,7 +166,7 @@ def measure_mwaa_local_host(version: str, runs: int, settle: float, port: int) -
     settings["Local"] = {"WebserverPort": port, "Credentials": "none", "Runtime": "host"}
     project = project_with(settings)
     runtime = HostRuntime(load_environment(project))
-    empty, restart, overhead = [], [], []
+    empty, restart, restart_cpu, overhead = [], [], [], []
     try:
         cli(project, "build-image")
         for _ in range(runs):
@@ -164,6 +175,7 @@ def measure_mwaa_local_host(version: str, runs: int, settle: float, port: int) -
             empty.append(cli(project, "start"))
             cli(project, "stop")
             restart.append(cli(project, "start"))
+            restart_cpu.append(processes_cpu_seconds(runtime.root))
         trigger = trigger_to_success(runtime.api(), runs)
         # The virtual environment's own `airflow version`, in a home of its own.
         direct = ["env", f"AIRFLOW_HOME={project / 'direct'}", str(runtime.venv.bin / "airflow")]
@@ -175,27 +187,44 @@ def measure_mwaa_local_host(version: str, runs: int, settle: float, port: int) -
     finally:
         timed(mwaa_local(project, "down", "--volumes", "--yes"), ok_codes=(0, 1, 2))
         shutil.rmtree(project, ignore_errors=True)
-    return mwaa_local_result(empty, restart, trigger, memory, overhead)
+    return mwaa_local_result(empty, restart, restart_cpu, trigger, memory, overhead)
 
 
-def processes_pss_mib(root: Path) -> float:
-    """The proportional set size (shared pages divided among their users, so the sum is what
-    they use together) of the live processes whose environment or command line names `root`."""
-    total_kib = 0
+def processes_of(root: Path, read: str) -> list[str]:
+    """The /proc file `read` of each live process whose environment or command line names
+    `root` (the host runtime's processes and their supervisors)."""
+    found = []
     for proc in Path("/proc").glob("[0-9]*"):
         try:
             if (
                 str(root).encode()
-                not in (proc / "environ").read_bytes() + (proc / "cmdline").read_bytes()
+                in (proc / "environ").read_bytes() + (proc / "cmdline").read_bytes()
             ):
-                continue
-            rollup = (proc / "smaps_rollup").read_text()
+                found.append((proc / read).read_text())
         except OSError:
             continue
+    return found
+
+
+def processes_pss_mib(root: Path) -> float:
+    """The proportional set size (shared pages divided among their users, so the sum is what
+    they use together) of the host runtime's processes."""
+    total_kib = 0
+    for rollup in processes_of(root, "smaps_rollup"):
         total_kib += next(
             (int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:")), 0
         )
     return total_kib / 1024
+
+
+def processes_cpu_seconds(root: Path) -> float:
+    """CPU seconds the host runtime's processes used, with their children they have waited for
+    (utime, stime, cutime, cstime of /proc/PID/stat)."""
+    ticks = 0
+    for stat in processes_of(root, "stat"):
+        fields = stat.rpartition(")")[2].split()  # after the command's name, which may hold spaces
+        ticks += sum(int(value) for value in fields[11:15])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def measure_standalone(image: str, major: int, runs: int, settle: float, port: int) -> dict:
@@ -214,7 +243,7 @@ def measure_standalone(image: str, major: int, runs: int, settle: float, port: i
         statuses = [part.get("status") for part in body.values() if isinstance(part, dict)]
         return bool(statuses) and all(s in ("healthy", None) for s in statuses)
 
-    empty, restart = [], []
+    empty, restart, restart_cpu = [], [], []
     container = None
     try:
         for _ in range(runs):
@@ -239,15 +268,27 @@ def measure_standalone(image: str, major: int, runs: int, settle: float, port: i
             container.start()
             wait_until(healthy, 600, "airflow standalone after a restart")
             restart.append(time.monotonic() - started)
+            restart_cpu.append(cpu_seconds(*label.split("=")))
         password = admin_password(container, major)
         trigger = trigger_to_success(AirflowApi(base, "admin", password, major), runs)
         memory = memory_mib(*label.split("="), settle)
     finally:
         if container is not None:
             container.remove(force=True, v=True)
+    return anchor_result(empty, restart, restart_cpu, trigger, memory)
+
+
+def anchor_result(
+    empty: list[float],
+    restart: list[float],
+    restart_cpu: list[float],
+    trigger: list[float],
+    memory: float,
+) -> dict:
     return {
         "start_empty_db_s": median(empty),
         "restart_s": median(restart),
+        "restart_cpu_s": median(restart_cpu),
         "trigger_to_success_s": median(trigger),
         "idle_memory_mib": round(memory),
     }
@@ -293,13 +334,14 @@ def measure_official_compose(image: str, major: int, runs: int, settle: float, p
         )
         return time.monotonic() - started
 
-    empty, restart = [], []
+    empty, restart, restart_cpu = [], [], []
     try:
         for _ in range(runs):
             run("down", "--volumes", "--remove-orphans")
             empty.append(up())
             run("stop")
             restart.append(up())
+            restart_cpu.append(cpu_seconds("com.docker.compose.project", name))
         api = AirflowApi(f"http://127.0.0.1:{port}", "airflow", "airflow", major)
         trigger = trigger_to_success(api, runs)
         memory = memory_mib("com.docker.compose.project", name, settle)
@@ -307,12 +349,7 @@ def measure_official_compose(image: str, major: int, runs: int, settle: float, p
         subprocess.run(
             [*compose, "down", "--volumes", "--remove-orphans"], env=env, capture_output=True
         )
-    return {
-        "start_empty_db_s": median(empty),
-        "restart_s": median(restart),
-        "trigger_to_success_s": median(trigger),
-        "idle_memory_mib": round(memory),
-    }
+    return anchor_result(empty, restart, restart_cpu, trigger, memory)
 
 
 def main() -> None:
@@ -330,7 +367,7 @@ def main() -> None:
     args = parser.parse_args()
     version, major = args.airflow_version, int(args.airflow_version.split(".")[0])
     image = image_tag(airflow_version(version))
-    systems = args.only or ["mwaa-local", "standalone", "official-compose"]
+    systems = args.only or ["mwaa-local", "mwaa-local-host", "standalone", "official-compose"]
     result: dict = {"airflow_version": version, "runs": args.runs, "cpus": os.cpu_count()}
     if "mwaa-local" in systems:
         result["mwaa-local"] = measure_mwaa_local(version, args.runs, args.settle, args.port)

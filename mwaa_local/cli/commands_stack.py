@@ -595,6 +595,9 @@ def down_command(project: Project, volumes: bool, uv_cache: bool, yes: bool) -> 
         if not yes and not click.confirm(f"Delete {' and '.join(lost)}?", default=False):
             raise MwaaLocalError("Nothing was removed.")
     stack = open_stack(project)
+    # What `start` left running beside the components goes with them.
+    scaling.stop_for(stack)
+    stop_api(project.environment)
     removed = stack.down(volumes=volumes, uv_cache=uv_cache)
     for kind, names in removed.items():
         if names:

@@ -10,7 +10,8 @@ from rich.live import Live
 from rich.text import Text
 
 from mwaa_local.cli.output import err, interactive, progress
-from mwaa_local.runtime.stack import ONE_SHOT_SERVICES, ServiceState
+from mwaa_local.runtime.common import ONE_SHOT_SERVICES
+from mwaa_local.runtime.stack import ServiceState
 
 
 def state_word(state: ServiceState) -> str:

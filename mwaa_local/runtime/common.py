@@ -2,13 +2,16 @@
 environment's record in its state folder, the bucket, the UI's address and admin login, the
 tasks' AWS, the requirements reports and a DAG sync into each running component.
 
-A runtime that takes this in has `environment` and `state`, and the `airflow_components`,
-`states`, `exec_in` and `phase_reports` of the Runtime interface (runtime/interface.py).
+A runtime that takes this in has `environment` and `state`, and the `services`,
+`airflow_components`, `states`, `exec_in`, `log_tail` and `phase_reports` of the Runtime
+interface (runtime/interface.py).
 """
 
 import functools
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mwaa_local.aws import task_aws
 from mwaa_local.bucket.source import open_bucket
@@ -17,12 +20,21 @@ from mwaa_local.environment.record import EnvironmentRecord
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.objects.rest_client import AirflowApi
 
+if TYPE_CHECKING:
+    from mwaa_local.runtime.stack import ServiceState
+
 # For an s3:// bucket, one component mirrors the bucket's DAG folder to where the Airflow
 # components read a bucket folder (a volume in the stack, a folder under the host runtime).
 BUCKET_SYNC_SERVICE = "bucket-sync"
+# The database migration, run to its end before the Airflow components start.
+ONE_SHOT_SERVICES = ("migrate-db",)
+START_TIMEOUT_SECONDS = 600
 
 
 class RuntimeCommon:
+    # How often wait_until_ready reads the components' states.
+    READY_POLL_SECONDS = 1.0
+
     @property
     def versions(self) -> VersionStore:
         return VersionStore(self.state.path / "versions")
@@ -100,3 +112,31 @@ class RuntimeCommon:
                 command = ["python", "-m", "mwaa_local.container.dag_sync", "--once"]
                 codes[service] = self.exec_in(service, command)
         return codes
+
+    def wait_until_ready(
+        self,
+        timeout: float = START_TIMEOUT_SECONDS,
+        on_progress: Callable[[Mapping[str, "ServiceState"]], None] = lambda states: None,
+        services: tuple[str, ...] = (),
+    ) -> dict[str, "ServiceState"]:
+        """Poll until every service (or these) is ready; raise, naming the component, when one
+        fails. A component that crashed and was restarted (by its restart policy, or the host
+        runtime's supervisor) has failed too."""
+        from mwaa_local.runtime.stack import ComponentFailed  # stack.py imports this module
+
+        expected = services or (*self.services(), *ONE_SHOT_SERVICES)
+        deadline = time.monotonic() + timeout
+        restarts = {service: state.restarts for service, state in self.states().items()}
+        while True:
+            states = self.states()
+            on_progress(states)
+            for service in expected:
+                state = states.get(service)
+                if state and (state.failed or state.restarts > restarts.get(service, 0)):
+                    raise ComponentFailed(self, service, state)
+            if all(service in states and states[service].ready for service in expected):
+                return states
+            if time.monotonic() > deadline:
+                waiting = [s for s in expected if not (s in states and states[s].ready)]
+                raise ComponentFailed(self, waiting[0], states.get(waiting[0]), timed_out=timeout)
+            time.sleep(self.READY_POLL_SECONDS)

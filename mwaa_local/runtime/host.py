@@ -41,7 +41,12 @@ from mwaa_local.bucket.versions import Objects, VersionStore, objects_as_env
 from mwaa_local.container import paths
 from mwaa_local.errors import MwaaLocalError
 from mwaa_local.mwaa.log_streams import read_phases
-from mwaa_local.runtime.common import RuntimeCommon
+from mwaa_local.runtime.common import (
+    BUCKET_SYNC_SERVICE,
+    ONE_SHOT_SERVICES,
+    START_TIMEOUT_SECONDS,
+    RuntimeCommon,
+)
 from mwaa_local.runtime.host_venv import (
     HostVenv,
     build_venv,
@@ -54,11 +59,7 @@ from mwaa_local.runtime.interface import Mounts
 from mwaa_local.runtime.line_stream import LineStream
 from mwaa_local.runtime.one_off import bucket_folder
 from mwaa_local.runtime.stack import (
-    BUCKET_SYNC_SERVICE,
     LOG_TAIL_LINES,
-    ONE_SHOT_SERVICES,
-    START_TIMEOUT_SECONDS,
-    ComponentFailed,
     ServiceState,
     airflow_environment,
     project_name,
@@ -236,6 +237,7 @@ def http_healthy(url: str) -> bool:
 
 
 class HostRuntime(RuntimeCommon):
+    READY_POLL_SECONDS = 0.5
     name = "host"
     # No Celery workers (the scheduler's executor runs the tasks), so nothing to autoscale; no
     # StatsD collector, so no metrics.
@@ -679,33 +681,6 @@ class HostRuntime(RuntimeCommon):
 
     def status(self, states: Mapping[str, ServiceState]) -> str:
         return status_of(self.services(), states)
-
-    def wait_until_ready(
-        self,
-        timeout: float = START_TIMEOUT_SECONDS,
-        on_progress: Callable[[Mapping[str, ServiceState]], None] = lambda states: None,
-        services: tuple[str, ...] = (),
-    ) -> dict[str, ServiceState]:
-        """Poll until every component (or these) is ready; raise, naming the component, when
-        one fails (a restart counts as a failure, as with the docker runtime)."""
-        expected = services or (*self.services(), *ONE_SHOT_SERVICES)
-        deadline = time.monotonic() + timeout
-        restarts = {service: state.restarts for service, state in self.states().items()}
-        while True:
-            states = self.states()
-            on_progress(states)
-            for service in expected:
-                state = states.get(service)
-                if state and (state.failed or state.restarts > restarts.get(service, 0)):
-                    raise ComponentFailed(self, service, state)  # type: ignore[arg-type]
-            if all(service in states and states[service].ready for service in expected):
-                return states
-            if time.monotonic() > deadline:
-                waiting = [s for s in expected if not (s in states and states[s].ready)]
-                raise ComponentFailed(  # type: ignore[arg-type]
-                    self, waiting[0], states.get(waiting[0]), timed_out=timeout
-                )
-            time.sleep(0.5)
 
     # --- in the components ------------------------------------------------------------------
 

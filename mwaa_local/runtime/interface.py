@@ -13,8 +13,9 @@ from typing import Any, Protocol
 from mwaa_local.bucket.versions import Objects, VersionStore
 from mwaa_local.environment.record import EnvironmentRecord
 from mwaa_local.objects.rest_client import AirflowApi
+from mwaa_local.runtime.common import ONE_SHOT_SERVICES
 from mwaa_local.runtime.line_stream import LineStream
-from mwaa_local.runtime.stack import ONE_SHOT_SERVICES, ServiceState
+from mwaa_local.runtime.stack import ServiceState
 from mwaa_local.runtime.state import StateDir
 from mwaa_local.spec.settings import RUNTIMES, Environment
 from mwaa_local.spec.versions import AirflowVersion

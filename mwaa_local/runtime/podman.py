@@ -26,10 +26,11 @@ import docker.errors
 import requests.exceptions
 
 from mwaa_local.errors import MwaaLocalError
+from mwaa_local.runtime.common import START_TIMEOUT_SECONDS
 from mwaa_local.runtime.compose import compose_tool
 from mwaa_local.runtime.compose_runtime import DockerRuntime
 from mwaa_local.runtime.image import image_tag
-from mwaa_local.runtime.stack import START_TIMEOUT_SECONDS, ServiceState
+from mwaa_local.runtime.stack import ServiceState
 from mwaa_local.spec.settings import Environment
 from mwaa_local.spec.versions import AirflowVersion
 

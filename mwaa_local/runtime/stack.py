@@ -11,7 +11,6 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -35,14 +34,17 @@ from mwaa_local.mwaa.airflow_config import (
 from mwaa_local.mwaa.components import HYBRID, component_limit, component_replicas
 from mwaa_local.mwaa.log_streams import PHASE_MARKER, read_phases
 from mwaa_local.mwaa.logging_levels import group_name, log_types
-from mwaa_local.runtime.common import BUCKET_SYNC_SERVICE, RuntimeCommon
+from mwaa_local.runtime.common import (
+    BUCKET_SYNC_SERVICE,
+    ONE_SHOT_SERVICES,
+    RuntimeCommon,
+)
 from mwaa_local.runtime.compose import compose_file, compose_tool
 from mwaa_local.runtime.image import ensure_pulled, image_tag
 from mwaa_local.runtime.line_stream import LineStream
 from mwaa_local.runtime.state import Secrets, StateDir, write_private
 from mwaa_local.spec.settings import Environment, local_env_var
 
-ONE_SHOT_SERVICES = ("migrate-db",)
 UV_CACHE_VOLUME = "mwaa-local-uv-cache"
 # The StatsD collector (container/statsd_collector.py) is one: Airflow sends its metrics there.
 METRICS_SERVICE = "metrics"
@@ -50,7 +52,6 @@ BACKING_SERVICES = ("postgres", "redis", METRICS_SERVICE)
 # The bucket-sync container (runtime/common.py) mirrors an s3:// bucket into this volume, which
 # the Airflow containers mount where a bucket folder would be.
 BUCKET_MIRROR_VOLUME = "bucket-mirror"
-START_TIMEOUT_SECONDS = 600
 LOG_TAIL_LINES = 40
 
 
@@ -634,32 +635,6 @@ class Stack(RuntimeCommon):
         text = container.logs(tail=lines).decode(errors="replace")
         return "\n".join(line for line in text.splitlines() if PHASE_MARKER not in line)
 
-    def wait_until_ready(
-        self,
-        timeout: float = START_TIMEOUT_SECONDS,
-        on_progress: Callable[[Mapping[str, ServiceState]], None] = lambda states: None,
-        services: tuple[str, ...] = (),
-    ) -> dict[str, ServiceState]:
-        """Poll until every service (or these) is ready; raise, naming the component, when one
-        fails."""
-        expected = services or long_running_services(self.environment) + ONE_SHOT_SERVICES
-        deadline = time.monotonic() + timeout
-        # A component that crashed and was restarted by its restart policy has failed too.
-        restarts = {service: state.restarts for service, state in self.states().items()}
-        while True:
-            states = self.states()
-            on_progress(states)
-            for service in expected:
-                state = states.get(service)
-                if state and (state.failed or state.restarts > restarts.get(service, 0)):
-                    raise ComponentFailed(self, service, state)
-            if all(service in states and states[service].ready for service in expected):
-                return states
-            if time.monotonic() > deadline:
-                waiting = [s for s in expected if not (s in states and states[s].ready)]
-                raise ComponentFailed(self, waiting[0], states.get(waiting[0]), timed_out=timeout)
-            time.sleep(1)
-
 
 class ProjectTaken(MwaaLocalError):
     def __init__(self, stack: Stack, other_dir: str | None) -> None:
@@ -683,7 +658,7 @@ class ProjectTaken(MwaaLocalError):
 class ComponentFailed(MwaaLocalError):
     def __init__(
         self,
-        stack: Stack,
+        stack: RuntimeCommon,
         service: str,
         state: ServiceState | None,
         timed_out: float | None = None,

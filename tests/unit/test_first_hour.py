@@ -3,14 +3,17 @@ tracebacks were, status before the first start, piped output, image pulls, `down
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import docker.errors
 import pytest
 from click.testing import CliRunner
 
+from mwaa_local.api.process import ensure_api, running_api, stop_api
 from mwaa_local.cli import commands_stack
 from mwaa_local.cli.main import cli
 from mwaa_local.cli.progress import Progress
@@ -454,6 +457,24 @@ def test_down_volumes_keeps_the_shared_uv_cache_unless_asked(project, engine):
     assert not (project / ".mwaa-local" / "first").exists()
     result = invoke("--project-dir", str(project), "down", "--uv-cache", "--yes")
     assert set(engine.volume_items) == {"other_postgres-data"}
+
+
+def test_down_stops_the_mwaa_api_that_start_left_running(project, engine, monkeypatch):
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("MWAA_LOCAL_API_PORT", str(free.getsockname()[1]))
+    environment = load_environment(project)
+    started, _ = ensure_api(environment)
+    try:
+        result = invoke("--project-dir", str(project), "down")
+        assert result.exit_code == 0, result.output
+        assert running_api(environment) is None
+        status, deadline = Path(f"/proc/{started.pid}/status"), time.monotonic() + 10
+        while status.exists() and "zombie" not in status.read_text():  # it may be exiting
+            assert time.monotonic() < deadline, f"the API (pid {started.pid}) still runs"
+            time.sleep(0.1)
+    finally:
+        stop_api(environment)
 
 
 def test_down_without_volumes_keeps_them(project, engine):
