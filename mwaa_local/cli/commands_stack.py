@@ -114,9 +114,15 @@ def start_command(project: Project, foreground: bool, timeout: int, timings: boo
             pass
         finally:
             err.print("Stopping (the metadata database is kept) ...")
-            scaling.stop_for(stack)
+            stop_background(stack)
             stack.stop()
-            stop_api(stack.environment)
+
+
+def stop_background(stack: Runtime) -> None:
+    """Stop what `start` runs beside the components: the autoscaler (first, so that it scales
+    nothing while they stop) and the MWAA API process."""
+    scaling.stop_for(stack)
+    stop_api(stack.environment)
 
 
 def start_api(environment: Environment) -> ApiProcess | None:
@@ -201,9 +207,8 @@ def start_environment(project: Project, timeout: int, timeline: Timeline) -> Sta
 def stop_command(project: Project) -> None:
     """Stop the environment; the metadata database is kept."""
     stack = open_stack(project)
-    scaling.stop_for(stack)
+    stop_background(stack)
     stack.stop()
-    stop_api(project.environment)
     out.print(f"Environment {project.environment.name} stopped; its database is kept.")
 
 
@@ -595,9 +600,7 @@ def down_command(project: Project, volumes: bool, uv_cache: bool, yes: bool) -> 
         if not yes and not click.confirm(f"Delete {' and '.join(lost)}?", default=False):
             raise MwaaLocalError("Nothing was removed.")
     stack = open_stack(project)
-    # What `start` left running beside the components goes with them.
-    scaling.stop_for(stack)
-    stop_api(project.environment)
+    stop_background(stack)
     removed = stack.down(volumes=volumes, uv_cache=uv_cache)
     for kind, names in removed.items():
         if names:
