@@ -31,6 +31,23 @@ def test_image_runs_the_expected_airflow_and_python(any_image, docker_engine):
         assert f"apache-airflow-providers-{name}" in providers
 
 
+def test_mwaa_locals_own_modules_are_compiled_in_the_image(any_image, docker_engine):
+    """Compiled at build time, not again in every new container (each component, each one-off
+    command): every module has its bytecode for the image's Python."""
+    missing = docker_engine.containers.run(
+        any_image.tag,
+        [
+            "python",
+            "-c",
+            "import importlib.util, pathlib; print([str(p) for p in "
+            "pathlib.Path('/usr/local/mwaa-local/python').rglob('*.py') "
+            "if not pathlib.Path(importlib.util.cache_from_source(p)).exists()])",
+        ],
+        remove=True,
+    ).decode()
+    assert missing.strip().splitlines()[-1] == "[]"
+
+
 def test_image_is_labelled_with_its_versions(any_image, docker_engine):
     labels = docker_engine.images.get(any_image.tag).labels
     assert labels["io.github.mwaa-local.airflow-version"] == any_image.version
