@@ -10,7 +10,8 @@ with the database kept), trigger to success of the one-task example DAG (from th
 to the run's end_date), idle memory of all its containers (on host: of its processes, their
 proportional set size); for mwaa-local also the overhead of `mwaa-local airflow version` over
 `docker exec <scheduler> airflow version` (on host: over the virtual environment's `airflow
-version`). Medians of --runs.
+version`), the median of 3 x --runs pairs run one after the other: each `airflow version` takes
+4-5 s in a running stack and varies by a second, ten times the overhead. Medians of --runs.
 
 And what a restart costs in CPU: the CPU seconds its containers (on host: its processes) used
 from their start until every component was healthy, whatever the number of cores that shared
@@ -50,6 +51,8 @@ from mwaa_local.spec.versions import airflow_version
 DAG = "mwaa_local_example"
 OFFICIAL_COMPOSE = REPO / "bench" / "baseline" / "official-compose.yaml"
 TERMINAL = {"success", "failed"}
+# `mwaa-local airflow version` against the direct command: pairs per --runs (see the docstring).
+OVERHEAD_PAIRS = 3
 
 
 def wait_until(ready: Callable[[], bool], timeout: float, what: str) -> None:
@@ -148,7 +151,7 @@ def measure_mwaa_local(version: str, runs: int, settle: float, port: int) -> dic
             restart_cpu.append(cpu_seconds("com.docker.compose.project", stack.project))
         trigger = trigger_to_success(stack.api(), runs)
         scheduler = next(c for c in stack.containers() if "scheduler" in c.name)
-        for _ in range(runs):
+        for _ in range(OVERHEAD_PAIRS * runs):
             ours = cli(project, "airflow", "version")
             direct = timed(["docker", "exec", scheduler.name, "airflow", "version"])
             overhead.append(ours - direct)
@@ -179,7 +182,7 @@ def measure_mwaa_local_host(version: str, runs: int, settle: float, port: int) -
         trigger = trigger_to_success(runtime.api(), runs)
         # The virtual environment's own `airflow version`, in a home of its own.
         direct = ["env", f"AIRFLOW_HOME={project / 'direct'}", str(runtime.venv.bin / "airflow")]
-        for _ in range(runs):
+        for _ in range(OVERHEAD_PAIRS * runs):
             ours = cli(project, "airflow", "version")
             overhead.append(ours - timed([*direct, "version"]))
         time.sleep(settle)

@@ -1,4 +1,4 @@
-"""The commands users run all day: start, stop, restart, status, logs, reset-db, shell, airflow."""
+"""The commands users run all day: start, stop, restart, status, logs, reset-db, shell."""
 
 import contextlib
 import os
@@ -620,20 +620,6 @@ def shell_command(project: Project, component: str) -> None:
     stack.exec_in(stack.check_service(component), ["bash"], tty=sys.stdin.isatty())
 
 
-@click.command(
-    "airflow",
-    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
-)
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-@click.pass_obj
-def airflow_command(project: Project, args: tuple[str, ...]) -> None:
-    """Run an Airflow CLI command inside the running stack (its database, its config)."""
-    stack = open_stack(project)
-    stack.require_running()
-    code = stack.exec_airflow(args)
-    sys.exit(code)
-
-
 COMMANDS = [
     start_command,
     stop_command,
@@ -644,5 +630,4 @@ COMMANDS = [
     down_command,
     sync_command,
     shell_command,
-    airflow_command,
 ]

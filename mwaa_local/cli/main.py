@@ -15,7 +15,7 @@ from mwaa_local.errors import MwaaLocalError, MwaaLocalWarning
 # command runs, or when --help lists them all: importing every one (boto3, the API server, the
 # workflows) took about a quarter of a second of each `mwaa-local airflow ...` call.
 COMMAND_MODULES = {
-    "airflow": "commands_stack",
+    "airflow": "commands_airflow",
     "airflow-versions": "commands_settings",
     "api": "commands_api",
     "build-image": "commands_image",

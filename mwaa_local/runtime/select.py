@@ -17,10 +17,9 @@ from mwaa_local.runtime.host import HostRuntime
 from mwaa_local.runtime.host_venv import uv_command
 from mwaa_local.runtime.interface import RUNTIMES, Runtime
 from mwaa_local.runtime.podman import PodmanRuntime, is_podman, podman_client
-from mwaa_local.runtime.state import StateDir, atomic_write, read_json
+from mwaa_local.runtime.state import StateDir, atomic_write
 from mwaa_local.spec.settings import Environment
 
-RUNTIME_FILE = "runtime.json"
 DEFAULT_DOCKER_SOCKET = "/var/run/docker.sock"
 
 
@@ -32,17 +31,13 @@ class Chosen:
 
 def recorded(state: StateDir) -> str | None:
     """The runtime the environment last started on."""
-    path = state.path / RUNTIME_FILE
-    if not path.is_file():
-        return None
-    data = read_json(path, "Delete it; the next `mwaa-local start` writes it again.")
-    name = data.get("Runtime") if isinstance(data, dict) else None
-    return name if name in RUNTIMES else None
+    name = state.recorded_runtime()
+    return name if isinstance(name, str) and name in RUNTIMES else None
 
 
 def record(state: StateDir, name: str) -> None:
     state.path.mkdir(parents=True, exist_ok=True)
-    atomic_write(state.path / RUNTIME_FILE, json.dumps({"Runtime": name}) + "\n", 0o644)
+    atomic_write(state.runtime_file, json.dumps({"Runtime": name}) + "\n", 0o644)
 
 
 def docker_installed() -> bool:

@@ -4,7 +4,6 @@ The CLI asks this module for what it needs and never reaches into Docker itself.
 """
 
 import contextlib
-import hashlib
 import io
 import json
 import shutil
@@ -40,6 +39,13 @@ from mwaa_local.runtime.common import (
     RuntimeCommon,
 )
 from mwaa_local.runtime.compose import compose_file, compose_tool
+from mwaa_local.runtime.compose_project import (
+    OWNER_LABEL,
+    PROJECT_DIR_LABEL,
+    owner_token,
+    project_name,
+)
+from mwaa_local.runtime.direct_exec import AIRFLOW_CLI, with_component_env
 from mwaa_local.runtime.image import ensure_pulled, image_tag
 from mwaa_local.runtime.line_stream import LineStream
 from mwaa_local.runtime.state import Secrets, StateDir, write_private
@@ -57,21 +63,6 @@ LOG_TAIL_LINES = 40
 
 # Each container says which environment made it: a digest of that environment's database
 # password (unique to its state folder, .mwaa-local/<Name>/) and, for messages, its folder.
-OWNER_LABEL = "io.github.mwaa-local.owner"
-PROJECT_DIR_LABEL = "io.github.mwaa-local.project-dir"
-
-
-def project_name(environment: Environment) -> str:
-    # Compose project names are lower case; MWAA names may not be. Two environments whose Names
-    # differ only in case, or with one Name in two folders, would share one project and its
-    # database: Stack.check_owner refuses that.
-    return environment.name.lower()
-
-
-def owner_token(postgres_password: str) -> str:
-    return hashlib.sha256(f"mwaa-local-owner:{postgres_password}".encode()).hexdigest()[:16]
-
-
 def legacy_owner(container) -> str | None:
     """The owner of a container an earlier mwaa-local made without labels: its Postgres
     password says which environment's it is (None for the other services)."""
@@ -542,8 +533,7 @@ class Stack(RuntimeCommon):
     def exec_in(self, service: str, command: list[str], tty: bool = False) -> int:
         """Run `command` in a component's container with the component's own environment."""
         self.check_owner()
-        load = f'[ -f {paths.COMPONENT_ENV_FILE} ] && . {paths.COMPONENT_ENV_FILE}; exec "$@"'
-        wrapped = ["bash", "-c", load, "mwaa-local", *command]
+        wrapped = with_component_env(command)
         docker = shutil.which("docker")
         if docker:
             # The engine's own CLI rather than `compose exec`: finding docker-compose v1 (a
@@ -592,8 +582,7 @@ class Stack(RuntimeCommon):
     def exec_airflow(self, args: tuple[str, ...]) -> int:
         """Run `airflow ARGS` in the scheduler container, with the stack's settings; its stdout
         is the command's output only (warnings go to stderr: container/airflow_cli.py)."""
-        command = ["python", "-m", "mwaa_local.container.airflow_cli", *args]
-        return self.exec_in("scheduler", command)
+        return self.exec_in("scheduler", [*AIRFLOW_CLI, *args])
 
     def phase_reports(self) -> dict[str, dict[str, dict[str, Any]]]:
         """The start-sequence reports (plugins, startup_script, requirements) of each Airflow

@@ -180,6 +180,18 @@ class StateDir:
     def lock_file(self) -> Path:
         return self.path / "command.lock"
 
+    @property
+    def runtime_file(self) -> Path:
+        return self.path / "runtime.json"
+
+    def recorded_runtime(self) -> object:
+        """The runtime the environment last started on, as `start` wrote it (None if none)."""
+        if not self.runtime_file.is_file():
+            return None
+        recovery = "Delete it; the next `mwaa-local start` writes it again."
+        data = read_json(self.runtime_file, recovery)
+        return data.get("Runtime") if isinstance(data, dict) else None
+
     def remove(self) -> bool:
         """Delete this environment's state folder (secrets, env files, versions, record); True
         when there was one."""

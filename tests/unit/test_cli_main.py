@@ -30,7 +30,8 @@ def test_a_command_imports_only_its_own_module():
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     loaded = eval(done.stdout)
-    assert "mwaa_local.cli.commands_stack" in loaded
+    assert "mwaa_local.cli.commands_airflow" in loaded
+    assert "mwaa_local.cli.commands_stack" not in loaded
     assert "mwaa_local.cli.commands_workflows" not in loaded and "boto3" not in loaded
 
 

@@ -16,6 +16,8 @@ RUNTIME_MODULES |= {"line_stream"}  # container output cut into lines, for the s
 # The runtimes behind one interface (issue 16): docker/podman's compose stack, host processes.
 RUNTIME_MODULES |= {"interface", "select", "compose_runtime", "podman", "common"}
 RUNTIME_MODULES |= {"host", "host_venv", "host_supervisor"}
+# `mwaa-local airflow` without the engine SDK: the stack's labels, one `docker ps`, `docker exec`.
+RUNTIME_MODULES |= {"compose_project", "direct_exec"}
 
 
 def module_name(path: Path) -> str:
