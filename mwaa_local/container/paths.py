@@ -17,6 +17,8 @@ USER_SITE = AIRFLOW_HOME / ".local"
 STREAMS_ROOT = AIRFLOW_HOME / "logs" / "mwaa-local"
 # What a component started with (the startup script's exports included), for `shell` and `airflow`.
 COMPONENT_ENV_FILE = AIRFLOW_HOME / ".mwaa-local" / "component.env"
+# When the container's health check last passed in full (container/health.py).
+HEALTHY_MARKER = PurePosixPath("/tmp/mwaa-local-healthy")
 
 # mwaa-local's own folders.
 MWAA_LOCAL_HOME = PurePosixPath("/usr/local/mwaa-local")

@@ -45,9 +45,52 @@ def test_the_api_server_is_healthy_once_its_task_execution_api_answers(airflow_a
     assert requests == ["/api/v2/monitor/health", "/execution/health"]
 
 
-def test_the_api_server_is_unhealthy_while_its_task_execution_api_does_not_answer(airflow_api):
+def test_the_api_server_is_unhealthy_while_its_task_execution_api_does_not_answer(
+    airflow_api, tmp_path
+):
     # The monitor endpoint alone says healthy; the first task would then wait on the execution API.
-    assert health.main(["api-server"]) == 1
+    assert health.main(["api-server"], marker=tmp_path / "healthy") == 1
+
+
+def test_a_full_pass_stands_for_the_recheck_time_in_the_same_container_run(
+    airflow_api, tmp_path, monkeypatch
+):
+    routes, requests = airflow_api
+    routes["/execution/health"] = {"status": "healthy"}
+    marker = tmp_path / "healthy"
+    clock = [1000.0]
+    monkeypatch.setattr(health.time, "time", lambda: clock[0])
+    assert health.main(["api-server"], marker=marker) == 0
+    assert len(requests) == 2
+    clock[0] += health.RECHECK_SECONDS - 1
+    assert health.main(["api-server"], marker=marker) == 0
+    assert len(requests) == 2  # trusted: no request
+    clock[0] += 2
+    assert health.main(["api-server"], marker=marker) == 0
+    assert len(requests) == 4  # too old: checked in full again
+
+
+def test_a_pass_from_an_earlier_run_of_the_container_is_not_trusted(
+    airflow_api, tmp_path, monkeypatch
+):
+    # A container started again keeps its /tmp; the component in it has not answered yet.
+    marker = tmp_path / "healthy"
+    marker.write_text(f"{health.container_started_at() - 60} {health.time.time()}")
+    assert health.main(["api-server"], marker=marker) == 1
+    assert not marker.exists()
+
+
+def test_a_failure_ends_the_trust_so_the_next_check_is_a_full_one(airflow_api, tmp_path):
+    routes, requests = airflow_api
+    routes["/execution/health"] = {"status": "healthy"}
+    marker = tmp_path / "healthy"
+    assert health.main(["api-server"], marker=marker) == 0
+    routes["/execution/health"] = {"status": "unhealthy"}
+    marker.write_text("garbage")  # unreadable: a full check
+    assert health.main(["api-server"], marker=marker) == 1
+    assert not marker.exists()
+    assert health.main(["api-server"], marker=marker) == 1
+    assert len(requests) == 6
 
 
 def test_the_container_start_time_comes_from_its_first_process(tmp_path):
