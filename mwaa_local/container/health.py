@@ -145,7 +145,8 @@ def main(argv: list[str], marker: Path = Path(paths.HEALTHY_MARKER)) -> int:
     try:
         print(check(argv[0]))
     except Exception as e:  # a health check reports every failure as "unhealthy"
-        marker.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            marker.unlink(missing_ok=True)
         print(f"unhealthy: {e}", file=sys.stderr)
         return 1
     with contextlib.suppress(OSError):  # no writable /tmp: every check is a full one
