@@ -12,6 +12,7 @@ import shutil
 import subprocess
 
 from mwaa_local.container import paths
+from mwaa_local.mwaa.components import HYBRID
 from mwaa_local.runtime.compose_project import (
     OWNER_LABEL,
     PROJECT_LABEL,
@@ -24,6 +25,7 @@ from mwaa_local.spec.settings import Environment
 
 # Container-side: the Airflow CLI with warnings kept off its stdout (container/airflow_cli.py).
 AIRFLOW_CLI = ("python", "-m", "mwaa_local.container.airflow_cli")
+SCHEDULERS = ("scheduler", HYBRID)
 # `docker ps --format`: id, state, service and owner, tab-separated.
 LABELS = (SERVICE_LABEL, OWNER_LABEL)
 LISTING = "\t".join(["{{.ID}}", "{{.State}}"] + [f'{{{{.Label "{label}"}}}}' for label in LABELS])
@@ -37,8 +39,8 @@ def with_component_env(command: list[str]) -> list[str]:
 
 
 def running_scheduler(environment: Environment, docker: str) -> str | None:
-    """The id of a running scheduler container of the environment's docker stack, when no
-    container of the stack is another environment's; else None."""
+    """The id of a running scheduler (on mw1.micro, hybrid) container of the environment's
+    docker stack, when no container of the stack is another environment's; else None."""
     state = StateDir.for_environment(environment.project_dir, environment.name)
     if not state.secrets_file.is_file():
         return None
@@ -58,7 +60,8 @@ def running_scheduler(environment: Environment, docker: str) -> str | None:
         # Stack.check_owner's rule; a Postgres without the label needs its inspection.
         if owner != ours and (owner or service == "postgres"):
             return None
-        if service == "scheduler" and status == "running" and scheduler is None:
+        # mw1.micro's scheduler runs in the hybrid container (mwaa/components.py).
+        if service in SCHEDULERS and status == "running" and scheduler is None:
             scheduler = container_id
     return scheduler
 

@@ -513,6 +513,10 @@ class Stack(RuntimeCommon):
         return states
 
     def container_for(self, service: str):
+        # mw1.micro: the scheduler, its triggerer and DAG processor and the worker run in the
+        # hybrid container, and their own services have no replica (mwaa/components.py).
+        if component_replicas(self.environment).get(service) == 0:
+            service = HYBRID
         for container in self.containers():
             if container.labels.get("com.docker.compose.service") == service:
                 return container

@@ -88,6 +88,16 @@ def test_the_airflow_command_execs_in_the_running_scheduler_without_the_engine_s
     assert not {"docker", "mwaa_local.runtime.stack", "mwaa_local.cli.commands_stack"} & imported
 
 
+def test_on_mw1_micro_the_command_runs_in_the_hybrid_container(tmp_path, docker):
+    calls, ps = docker
+    ours = project(tmp_path)
+    rows = [("hhh", "running", "hybrid", ours), ("aaa", "running", "api-server", ours)]
+    ps.write_text(listing(rows))
+    environment = load_environment(tmp_path, environ={})
+    assert direct_exec.exec_airflow(environment, ("version",)) == 7
+    assert calls_of(calls)[1].startswith("exec --interactive hhh ")
+
+
 @pytest.mark.parametrize(
     "rows",
     [

@@ -74,3 +74,16 @@ def test_limits_for_compose(tmp_path):
     none = stack(tmp_path, "AirflowVersion: '2.10.3'\nLocal:\n  ResourceScale: 0\n")
     assert none.limits_env()["MWAA_LOCAL_WORKER_CPUS"] == "0"
     assert none.limits_env()["MWAA_LOCAL_WORKER_MEMORY"] == "0m"
+
+
+def test_micro_runs_commands_for_the_scheduler_and_worker_in_its_hybrid_container(tmp_path):
+    # `mwaa-local airflow`, `dags test` and the like run in the scheduler; mw1.micro has none.
+    micro = stack(tmp_path, "AirflowVersion: '3.3.1'\nEnvironmentClass: mw1.micro\n")
+    micro.client.items = [FakeContainer("api-server"), FakeContainer("hybrid")]
+    service = "com.docker.compose.service"
+    for part in ("scheduler", "triggerer", "dag-processor", "worker"):
+        assert micro.container_for(part).labels[service] == "hybrid"
+    assert micro.container_for("api-server").labels[service] == "api-server"
+    small = stack(tmp_path, "AirflowVersion: '3.3.1'\n")
+    small.client.items = [FakeContainer("scheduler")]
+    assert small.container_for("scheduler").labels[service] == "scheduler"
