@@ -334,5 +334,9 @@ def test_micro_runs_the_hybrid_and_one_web_server(request, docker_engine):
         log = api.task_log("mwaa_local_example", run_id, "where_am_i")
         hybrid = docker_engine.containers.get(components["hybrid"]["Container"])
         assert f"ran on host {hybrid.attrs['Config']['Hostname']} in component hybrid" in log
+        # The Airflow CLI runs where the scheduler is: in the hybrid.
+        listed = project.cli("airflow", "dags", "list", "-o", "json")
+        assert listed.returncode == 0, listed.output
+        assert "mwaa_local_example" in [dag["dag_id"] for dag in json.loads(listed.stdout)]
     finally:
         project.destroy()
