@@ -21,11 +21,10 @@ from typing import Any
 
 from mwaa_local.aws.credentials import CONTAINER_CREDENTIALS_IP, CONTAINER_CREDENTIALS_SUBNET
 from mwaa_local.errors import MwaaLocalError
+from mwaa_local.runtime.compose_project import PROJECT_DIR_LABEL, PROJECT_LABEL
 
 # Labels compose/credentials.yaml puts on the network.
 NETWORK_LABEL = "io.github.mwaa-local.credentials-network"
-PROJECT_DIR_LABEL = "io.github.mwaa-local.project-dir"
-COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
 NETWORK_KEY = "credentials"  # the network's name in the compose file: <project>_credentials
 
 
@@ -50,7 +49,7 @@ def claim(client: Any, project: str) -> None:
         if not _uses_subnet(network):
             continue
         labels = network.attrs.get("Labels") or {}
-        owner = labels.get(COMPOSE_PROJECT_LABEL)
+        owner = labels.get(PROJECT_LABEL)
         if owner == project:
             continue
         if NETWORK_LABEL not in labels:
@@ -82,7 +81,7 @@ def stale_containers(client: Any, project: str) -> list[Any]:
     # Docker's name filter matches parts of names.
     if any(network.name == name for network in client.networks.list(names=[name])):
         return []
-    label = f"{COMPOSE_PROJECT_LABEL}={project}"
+    label = f"{PROJECT_LABEL}={project}"
     return [
         container
         for container in client.containers.list(all=True, filters={"label": label})

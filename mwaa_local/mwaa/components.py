@@ -33,6 +33,13 @@ def component_replicas(environment: Environment, workers: int | None = None) -> 
     return replicas
 
 
+def container_of(environment: Environment, component: str) -> str:
+    """The compose service whose container runs `component`: on mw1.micro the hybrid, for the
+    components the class runs no replica of (the scheduler, its triggerer and DAG processor,
+    the worker); else the component's own."""
+    return HYBRID if component_replicas(environment).get(component) == 0 else component
+
+
 def component_size(env_class: EnvironmentClass, component: str) -> Size:
     if component in WEB_COMPONENTS:
         return env_class.web_server

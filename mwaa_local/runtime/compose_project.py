@@ -10,6 +10,8 @@ from mwaa_local.spec.settings import Environment
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
+# Each container says which environment made it: a digest of that environment's database
+# password (unique to its state folder, .mwaa-local/<Name>/) and, for messages, its folder.
 OWNER_LABEL = "io.github.mwaa-local.owner"
 PROJECT_DIR_LABEL = "io.github.mwaa-local.project-dir"
 

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 
 from mwaa_local.container import paths
-from mwaa_local.mwaa.components import HYBRID
+from mwaa_local.mwaa.components import container_of
 from mwaa_local.runtime.compose_project import (
     OWNER_LABEL,
     PROJECT_LABEL,
@@ -25,7 +25,6 @@ from mwaa_local.spec.settings import Environment
 
 # Container-side: the Airflow CLI with warnings kept off its stdout (container/airflow_cli.py).
 AIRFLOW_CLI = ("python", "-m", "mwaa_local.container.airflow_cli")
-SCHEDULERS = ("scheduler", HYBRID)
 # `docker ps --format`: id, state, service and owner, tab-separated.
 LABELS = (SERVICE_LABEL, OWNER_LABEL)
 LISTING = "\t".join(["{{.ID}}", "{{.State}}"] + [f'{{{{.Label "{label}"}}}}' for label in LABELS])
@@ -38,10 +37,10 @@ def with_component_env(command: list[str]) -> list[str]:
     return ["bash", "-c", load, "mwaa-local", *command]
 
 
-def running_scheduler(environment: Environment, docker: str) -> str | None:
-    """The id of a running scheduler (on mw1.micro, hybrid) container of the environment's
-    docker stack, when no container of the stack is another environment's; else None."""
-    state = StateDir.for_environment(environment.project_dir, environment.name)
+def running_scheduler(environment: Environment, state: StateDir, docker: str) -> str | None:
+    """The id of a running container of the environment's docker stack that runs its scheduler
+    (on mw1.micro, the hybrid), when no container of the stack is another environment's; else
+    None."""
     if not state.secrets_file.is_file():
         return None
     ours = owner_token(state.secrets().postgres_password)
@@ -54,14 +53,13 @@ def running_scheduler(environment: Environment, docker: str) -> str | None:
     )
     if listing.returncode != 0:
         return None
-    scheduler = None
+    wanted, scheduler = container_of(environment, "scheduler"), None
     for line in listing.stdout.splitlines():
         container_id, status, service, owner = (line.split("\t") + ["", "", ""])[:4]
         # Stack.check_owner's rule; a Postgres without the label needs its inspection.
         if owner != ours and (owner or service == "postgres"):
             return None
-        # mw1.micro's scheduler runs in the hybrid container (mwaa/components.py).
-        if service in SCHEDULERS and status == "running" and scheduler is None:
+        if service == wanted and status == "running" and scheduler is None:
             scheduler = container_id
     return scheduler
 
@@ -69,14 +67,12 @@ def running_scheduler(environment: Environment, docker: str) -> str | None:
 def exec_airflow(environment: Environment, args: tuple[str, ...]) -> int | None:
     """Run `airflow ARGS` in a scheduler of the environment's running docker stack and return
     its exit code; None when this path does not apply (see the module's docstring)."""
-    wanted = (
-        environment.local.runtime
-        or StateDir.for_environment(environment.project_dir, environment.name).recorded_runtime()
-    )
+    state = StateDir.for_environment(environment.project_dir, environment.name)
+    runtime = environment.local.runtime or state.recorded_runtime()
     docker = shutil.which("docker")
-    if wanted != "docker" or docker is None:
+    if runtime != "docker" or docker is None:
         return None
-    scheduler = running_scheduler(environment, docker)
+    scheduler = running_scheduler(environment, state, docker)
     if scheduler is None:
         return None
     command = with_component_env([*AIRFLOW_CLI, *args])

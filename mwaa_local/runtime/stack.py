@@ -30,7 +30,7 @@ from mwaa_local.mwaa.airflow_config import (
     env_file_text,
     parsing_options,
 )
-from mwaa_local.mwaa.components import HYBRID, component_limit, component_replicas
+from mwaa_local.mwaa.components import HYBRID, component_limit, component_replicas, container_of
 from mwaa_local.mwaa.log_streams import PHASE_MARKER, read_phases
 from mwaa_local.mwaa.logging_levels import group_name, log_types
 from mwaa_local.runtime.common import (
@@ -42,6 +42,8 @@ from mwaa_local.runtime.compose import compose_file, compose_tool
 from mwaa_local.runtime.compose_project import (
     OWNER_LABEL,
     PROJECT_DIR_LABEL,
+    PROJECT_LABEL,
+    SERVICE_LABEL,
     owner_token,
     project_name,
 )
@@ -61,12 +63,10 @@ BUCKET_MIRROR_VOLUME = "bucket-mirror"
 LOG_TAIL_LINES = 40
 
 
-# Each container says which environment made it: a digest of that environment's database
-# password (unique to its state folder, .mwaa-local/<Name>/) and, for messages, its folder.
 def legacy_owner(container) -> str | None:
     """The owner of a container an earlier mwaa-local made without labels: its Postgres
     password says which environment's it is (None for the other services)."""
-    if container.labels.get("com.docker.compose.service") != "postgres":
+    if container.labels.get(SERVICE_LABEL) != "postgres":
         return None
     for item in container.attrs.get("Config", {}).get("Env") or []:
         name, _, value = item.partition("=")
@@ -346,7 +346,7 @@ class Stack(RuntimeCommon):
         up = sum(
             1
             for c in self.containers()
-            if c.labels.get("com.docker.compose.service") == "worker" and c.status == "running"
+            if c.labels.get(SERVICE_LABEL) == "worker" and c.status == "running"
         )
         workers = min(max(up, self.environment.min_workers), self.environment.max_workers)
         replicas = component_replicas(self.environment, workers)
@@ -421,7 +421,7 @@ class Stack(RuntimeCommon):
         """Remove the environment's containers and network; with `volumes`, every volume it made
         too (the metadata database, the logs, an S3 bucket's mirror); with `uv_cache`, the uv
         cache all environments on this engine share. Returns what was removed, by kind."""
-        label = {"label": f"com.docker.compose.project={self.project}"}
+        label = {"label": f"{PROJECT_LABEL}={self.project}"}
         containers = self.containers()
         removed: dict[str, list[str]] = {"containers": [c.name for c in containers]}
         if containers and self.state.compose_env_file.is_file():
@@ -462,7 +462,7 @@ class Stack(RuntimeCommon):
     # --- containers ------------------------------------------------------------------------
 
     def _project_containers(self) -> list:
-        label = f"com.docker.compose.project={self.project}"
+        label = f"{PROJECT_LABEL}={self.project}"
         return self.client.containers.list(all=True, filters={"label": label})
 
     def containers(self) -> list:
@@ -490,7 +490,7 @@ class Stack(RuntimeCommon):
         states: dict[str, ServiceState] = {}
         for container in self.containers():
             attrs = container.attrs
-            service = container.labels.get("com.docker.compose.service", container.name)
+            service = container.labels.get(SERVICE_LABEL, container.name)
             health = attrs["State"].get("Health")
             host = attrs.get("HostConfig", {})
             state = ServiceState(
@@ -513,12 +513,9 @@ class Stack(RuntimeCommon):
         return states
 
     def container_for(self, service: str):
-        # mw1.micro: the scheduler, its triggerer and DAG processor and the worker run in the
-        # hybrid container, and their own services have no replica (mwaa/components.py).
-        if component_replicas(self.environment).get(service) == 0:
-            service = HYBRID
+        service = container_of(self.environment, service)
         for container in self.containers():
-            if container.labels.get("com.docker.compose.service") == service:
+            if container.labels.get(SERVICE_LABEL) == service:
                 return container
         raise MwaaLocalError(
             f"{service} has no container in environment {self.environment.name}.",
@@ -594,7 +591,7 @@ class Stack(RuntimeCommon):
         reports = {}
         reporting = (*airflow_services(self.environment), BUCKET_SYNC_SERVICE)
         for container in self.containers():
-            service = container.labels.get("com.docker.compose.service", "")
+            service = container.labels.get(SERVICE_LABEL, "")
             if service in reporting:
                 text = container.logs(stdout=True, stderr=False).decode(errors="replace")
                 reports[service] = read_phases(text)
@@ -604,7 +601,7 @@ class Stack(RuntimeCommon):
         """Copy the CloudWatch-shaped log streams from the logs volume into the state folder."""
         target = self.state.path / "logs"
         for container in self.containers():
-            service = container.labels.get("com.docker.compose.service", "")
+            service = container.labels.get(SERVICE_LABEL, "")
             if service not in airflow_services(self.environment):
                 continue
             try:

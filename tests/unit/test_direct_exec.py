@@ -40,9 +40,9 @@ def docker(tmp_path, monkeypatch):
     return calls, listing
 
 
-def project(tmp_path: Path, runtime: str = "docker") -> str:
+def project(tmp_path: Path, runtime: str = "docker", **settings: str) -> str:
     """A project that last started on `runtime`; its owner token."""
-    (tmp_path / "mwaa-local.yaml").write_text(json.dumps({"Name": "Direct"}))
+    (tmp_path / "mwaa-local.yaml").write_text(json.dumps({"Name": "Direct", **settings}))
     state = StateDir.for_environment(tmp_path, "Direct")
     record(state, runtime)
     return owner_token(state.secrets().postgres_password)
@@ -90,7 +90,7 @@ def test_the_airflow_command_execs_in_the_running_scheduler_without_the_engine_s
 
 def test_on_mw1_micro_the_command_runs_in_the_hybrid_container(tmp_path, docker):
     calls, ps = docker
-    ours = project(tmp_path)
+    ours = project(tmp_path, EnvironmentClass="mw1.micro")
     rows = [("hhh", "running", "hybrid", ours), ("aaa", "running", "api-server", ours)]
     ps.write_text(listing(rows))
     environment = load_environment(tmp_path, environ={})
